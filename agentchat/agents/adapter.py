@@ -1,0 +1,54 @@
+"""The contract between an agent runtime and the CLI process behind it.
+
+One adapter instance is one process lifetime: ``start`` it, ``send`` user messages between turns,
+read ``events()`` until ``ProcessExited``. A stopped agent gets a fresh adapter that resumes the
+same session id, so the conversation survives idle stops and crashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+from agentchat.agents.events import AgentEvent
+
+
+@attrs.frozen
+class LaunchSpec:
+    """Everything needed to start (or resume) one agent's CLI process."""
+
+    cwd: Path
+    session_id: str
+    resume: bool = False  # True: --resume=<session_id>; False: --session-id=<session_id>
+    mcp_config_path: Path | None = None  # permission tool config, written 0600 by the service
+    permission_tool: str | None = None  # e.g. "mcp__agentchat__permission_prompt"
+    partial_messages: bool = False  # --include-partial-messages
+    extra_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = attrs.field(factory=dict)  # added to the service's environment
+
+
+class AgentAdapter(Protocol):
+    @property
+    def pid(self) -> int | None: ...
+
+    async def start(self) -> None:
+        """Spawn the process; raises ``AgentStartError`` with a readable message on failure."""
+
+    async def send(self, text: str) -> None:
+        """Hand one user message to the agent (only between turns)."""
+
+    async def interrupt(self) -> str:
+        """Ask the running turn to stop; returns the control request id."""
+
+    async def stop(self, grace: float = 3.0) -> None:
+        """Close stdin, wait ``grace`` seconds, then SIGTERM, then SIGKILL."""
+
+    def events(self) -> AsyncIterator[AgentEvent]:
+        """Events in order; the last one is always ``ProcessExited``."""
+
+
+class AgentStartError(Exception):
+    """The process could not be started (binary missing, cwd gone...)."""

@@ -1,0 +1,92 @@
+"""What an agent process tells us, independent of which CLI produced it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class SessionStarted:
+    """The CLI is up (stream-json ``system``/``init``)."""
+
+    session_id: str
+    model: str = ""
+    tools: tuple[str, ...] = ()
+    mcp_servers: tuple[tuple[str, str], ...] = ()  # (name, status)
+
+
+@attrs.frozen
+class AssistantText:
+    """A complete text block the assistant produced."""
+
+    text: str
+
+
+@attrs.frozen
+class PartialText:
+    """The assistant's text so far in the current message (streaming, --include-partial-messages)."""
+
+    text: str
+
+
+@attrs.frozen
+class ToolCall:
+    """The assistant asked to run a tool (shown to the owner as one short line)."""
+
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@attrs.frozen
+class ToolOutcome:
+    """The result of a tool call, as the CLI fed it back to the model."""
+
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+
+
+@attrs.frozen
+class TurnFinished:
+    """One ``result`` line: the turn is over, successfully or not."""
+
+    subtype: str
+    is_error: bool
+    result: str = ""
+    duration_ms: int = 0
+    num_turns: int = 0
+    total_cost_usd: float = 0.0
+    session_id: str = ""
+
+
+@attrs.frozen
+class ControlAnswered:
+    """The CLI answered a control request (e.g. an interrupt)."""
+
+    request_id: str
+    ok: bool
+    error: str = ""
+
+
+@attrs.frozen
+class ProcessExited:
+    """The process is gone; ``expected`` is False for crashes."""
+
+    returncode: int | None
+    stderr_tail: str
+    expected: bool
+
+
+AgentEvent = (
+    SessionStarted
+    | AssistantText
+    | PartialText
+    | ToolCall
+    | ToolOutcome
+    | TurnFinished
+    | ControlAnswered
+    | ProcessExited
+)

@@ -1,0 +1,397 @@
+"""One agent as its owner experiences it: a contact that relays to a CLI process.
+
+The runtime owns the process lifetime (start on demand, resume after idle or crash), the turn
+state (busy or not; messages arriving mid-turn are queued, never dropped) and what the owner
+sees (text, one line per tool call, presence that mirrors the state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
+from agentchat.agents.events import (
+    AgentEvent,
+    AssistantText,
+    PartialText,
+    ProcessExited,
+    SessionStarted,
+    ToolCall,
+    TurnFinished,
+)
+from agentchat.agents.pool import PoolFull, ProcessPool
+from agentchat.chat.format import format_duration, split_message, tool_line
+from agentchat.chat.port import ChatPort
+from agentchat.state.model import AgentRecord, AgentStatus
+
+log = logging.getLogger(__name__)
+
+AdapterFactory = Callable[[LaunchSpec], AgentAdapter]
+
+AGENT_HELP = """\
+Commands:
+  status – what I'm doing, repository, uptime, turns, cost
+  stop (or cancel) – interrupt the current turn
+  quit (or exit) – shut me down
+  help – this text
+Anything else is passed to the agent. While a permission request is pending, answer it with
+yes / no (or '<id> yes' when several are pending)."""
+
+
+class PermissionGate(Protocol):
+    """The permission broker as the runtime sees it (answers typed in the agent's chat)."""
+
+    def answer(self, agent: str, text: str, answered_by_jid: str) -> str | None: ...
+
+    def pending_count(self, agent: str) -> int: ...
+
+    def cancel_agent(self, agent: str, reason: str) -> None: ...
+
+
+class SpecFactory(Protocol):
+    def __call__(self, record: AgentRecord, resume: bool) -> LaunchSpec: ...
+
+
+class Agent:
+    def __init__(
+        self,
+        record: AgentRecord,
+        *,
+        port: ChatPort,
+        pool: ProcessPool,
+        adapter_factory: AdapterFactory,
+        spec_factory: SpecFactory,
+        persist: Callable[[], None],
+        idle_timeout: float,
+        gate: PermissionGate | None = None,
+        on_live_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.record = record
+        self._port = port
+        self._pool = pool
+        self._adapter_factory = adapter_factory
+        self._spec_factory = spec_factory
+        self._persist = persist
+        self._idle_timeout = idle_timeout
+        self._gate = gate
+        self._on_live_change = on_live_change or (lambda: None)
+        self.adapter: AgentAdapter | None = None
+        self.busy = False
+        self.queue: list[str] = []
+        self.started_at: float | None = None  # monotonic, current process
+        self._pump_task: asyncio.Task[None] | None = None
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._process_cost = 0.0
+        self._lock = asyncio.Lock()
+        self._stopping = False
+        self.turn_done = asyncio.Event()  # set whenever no turn is running
+
+    # ----------------------------------------------------------------- identity
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def owner(self) -> str:
+        return self.record.owner
+
+    @property
+    def live(self) -> bool:
+        return self.adapter is not None
+
+    def say(self, text: str) -> None:
+        for part in split_message(text):
+            self._port.send_chat(self.name, self.owner, part)
+
+    # ----------------------------------------------------------------- owner input
+
+    async def handle_owner_text(self, text: str) -> None:
+        """Everything the owner types into this agent's chat."""
+        self._touch()
+        word = text.strip().lower().rstrip("!.")
+        if word in ("quit", "exit"):
+            await self.end("quit")
+            return
+        if word == "status":
+            self.say(self.status_text())
+            return
+        if word == "help":
+            self.say(AGENT_HELP)
+            return
+        if word in ("stop", "cancel", "interrupt"):
+            await self.interrupt()
+            return
+        if self._gate is not None and self._gate.pending_count(self.name):
+            reply = self._gate.answer(self.name, text, self.owner)
+            if reply is not None:
+                self.say(reply)
+                return
+        await self.deliver(text)
+
+    async def deliver(self, text: str) -> None:
+        """Hand a message to the agent now, or queue it until the running turn ends."""
+        if self.record.status is AgentStatus.ENDED:
+            self.say(f"{self.name} has ended. Ask the manager for a new agent ('new').")
+            return
+        if self.busy:
+            self.queue.append(text)
+            waiting = len(self.queue)
+            self.say(
+                f"⏳ Queued: I'm in the middle of a turn; this goes to the agent when it ends "
+                f"({waiting} message{'s' if waiting > 1 else ''} waiting)."
+            )
+            return
+        await self._start_turn(text)
+
+    async def _start_turn(self, text: str) -> None:
+        async with self._lock:
+            error = await self._ensure_process()
+            if error is not None:
+                self.say(f"⚠️ Not delivered: {error}")
+                return
+            assert self.adapter is not None
+            self.busy = True
+            self.turn_done.clear()
+            self._show_state()
+            self._port.chat_state(self.name, self.owner, "composing")
+            try:
+                await self.adapter.send(text)
+            except Exception as exc:  # the process died between start and send
+                log.warning("%s: could not send to the process: %s", self.name, exc)
+                self.busy = False
+                self.turn_done.set()
+                self.say(f"⚠️ Not delivered: the agent process is gone ({exc}). Send it again.")
+                return
+            if not self.record.started_once:
+                self.record.started_once = True
+            self.record.last_active = time.time()
+            self._persist()
+
+    async def start_process(self) -> str | None:
+        """Start the CLI now (creation); returns an error text or None."""
+        async with self._lock:
+            return await self._ensure_process()
+
+    async def _ensure_process(self) -> str | None:
+        """Start (or resume) the CLI when it is not running; returns an error text or None."""
+        if self.adapter is not None:
+            return None
+        try:
+            self._pool.acquire(self.name)
+        except PoolFull as exc:
+            return str(exc)
+        resume = self.record.started_once
+        spec = self._spec_factory(self.record, resume)
+        adapter = self._adapter_factory(spec)
+        try:
+            await adapter.start()
+        except AgentStartError as exc:
+            self._pool.release(self.name)
+            log.error("%s: start failed: %s", self.name, exc)
+            return f"the agent could not be started: {exc}"
+        log.info("%s: process started (pid %s, %s)", self.name, adapter.pid,
+                 "resumed" if resume else "new session")
+        self.adapter = adapter
+        self.started_at = time.monotonic()
+        self._process_cost = 0.0
+        self._stopping = False
+        self.record.status = AgentStatus.RUNNING
+        self._persist()
+        self._pump_task = asyncio.create_task(self._pump(adapter), name=f"pump-{self.name}")
+        self._on_live_change()
+        return None
+
+    # ----------------------------------------------------------------- events
+
+    async def _pump(self, adapter: AgentAdapter) -> None:
+        try:
+            async for event in adapter.events():
+                try:
+                    await self._on_event(event, adapter)
+                except Exception:
+                    log.exception("%s: error handling %s", self.name, type(event).__name__)
+        except Exception:
+            log.exception("%s: event stream failed", self.name)
+            await self._on_exit(ProcessExited(None, "", expected=False), adapter)
+
+    async def _on_event(self, event: AgentEvent, adapter: AgentAdapter) -> None:
+        self._touch()
+        if isinstance(event, AssistantText):
+            if event.text.strip():
+                self.say(event.text)
+        elif isinstance(event, ToolCall):
+            self._port.send_chat(self.name, self.owner, tool_line(event.name, event.input,
+                                                                   self.record.cwd))
+        elif isinstance(event, TurnFinished):
+            await self._on_turn_finished(event)
+        elif isinstance(event, SessionStarted):
+            log.debug("%s: session %s ready", self.name, event.session_id)
+        elif isinstance(event, ProcessExited):
+            await self._on_exit(event, adapter)
+        elif isinstance(event, PartialText):
+            pass  # streaming display is handled by the presenter when enabled
+
+    async def _on_turn_finished(self, event: TurnFinished) -> None:
+        self.record.turns += 1
+        if event.total_cost_usd >= self._process_cost:
+            self.record.cost_usd += event.total_cost_usd - self._process_cost
+            self._process_cost = event.total_cost_usd
+        self.record.last_active = time.time()
+        if event.is_error:
+            detail = event.result.strip() or event.subtype
+            self.say(f"⚠️ The turn ended with an error: {detail}")
+        self.busy = False
+        self._port.chat_state(self.name, self.owner, "active")
+        self._persist()
+        if self.queue:
+            queued, self.queue = self.queue, []
+            await self._start_turn("\n\n".join(queued))
+        else:
+            self.turn_done.set()
+            self._show_state()
+
+    async def _on_exit(self, event: ProcessExited, adapter: AgentAdapter | None) -> None:
+        if adapter is not None and adapter is not self.adapter:
+            return
+        self.adapter = None
+        self.started_at = None
+        self._pool.release(self.name)
+        was_busy = self.busy
+        self.busy = False
+        self.turn_done.set()
+        if self._gate is not None:
+            self._gate.cancel_agent(self.name, "the agent process stopped")
+        if not event.expected and not self._stopping:
+            self.record.status = AgentStatus.CRASHED
+            tail = event.stderr_tail.strip()[-800:]
+            msg = f"💥 The agent process exited unexpectedly (exit code {event.returncode})."
+            if tail:
+                msg += f"\nLast error output:\n```\n{tail}\n```"
+            msg += "\nSend a message to restart it; the conversation will continue."
+            if was_busy and self.queue:
+                msg += f"\n{len(self.queue)} queued message(s) were kept; they go with your next."
+            self.say(msg)
+            log.warning("%s: process exited with %s", self.name, event.returncode)
+        self._persist()
+        self._show_state()
+        self._on_live_change()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def interrupt(self) -> None:
+        if not self.busy or self.adapter is None:
+            self.say("Nothing to interrupt: I'm not working on anything.")
+            return
+        if self._gate is not None:
+            self._gate.cancel_agent(self.name, "The user interrupted the turn.")
+        await self.adapter.interrupt()
+        self.say("⏹ Interrupting the current turn…")
+
+    async def stop_process(self, status: AgentStatus) -> None:
+        """Stop the CLI process (idle, shutdown) but keep the agent resumable."""
+        self._cancel_idle()
+        adapter = self.adapter
+        if adapter is None:
+            if self.record.status is not AgentStatus.ENDED:
+                self.record.status = status
+            return
+        self._stopping = True
+        await adapter.stop()
+        if self._pump_task is not None:
+            await asyncio.wait({self._pump_task}, timeout=5)
+        if self.adapter is adapter:  # the pump did not see ProcessExited
+            await self._on_exit(ProcessExited(None, "", expected=True), adapter)
+        self.record.status = status
+        self._persist()
+        self._show_state()
+
+    async def end(self, why: str) -> None:
+        """quit / kill: stop the process for good."""
+        await self.stop_process(AgentStatus.ENDED)
+        self.record.status = AgentStatus.ENDED
+        self.queue.clear()
+        self._persist()
+        if why == "quit":
+            self.say("👋 Shutting down. Goodbye!")
+        else:
+            self.say(f"🛑 {self.name} was {why}.")
+        self._show_state()
+
+    # ----------------------------------------------------------------- idle
+
+    def _touch(self) -> None:
+        self._cancel_idle()
+        if self.adapter is not None:
+            loop = asyncio.get_running_loop()
+            self._idle_handle = loop.call_later(self._idle_timeout, self._idle_fired)
+
+    def _cancel_idle(self) -> None:
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+
+    def _idle_fired(self) -> None:
+        self._idle_handle = None
+        if self.busy or (self._gate is not None and self._gate.pending_count(self.name)):
+            self._touch()
+            return
+        log.info("%s: idle for %ss, stopping its process", self.name, self._idle_timeout)
+        asyncio.get_running_loop().create_task(self.stop_process(AgentStatus.IDLE))
+
+    # ----------------------------------------------------------------- presentation
+
+    def presence(self) -> tuple[bool, str | None, str | None]:
+        """(available, show, status) mirroring the agent's state."""
+        status = self.record.status
+        if status is AgentStatus.ENDED:
+            return False, None, "ended"
+        if self._gate is not None and self._gate.pending_count(self.name):
+            return True, "away", "waiting for your permission"
+        if self.busy:
+            return True, "dnd", "working…"
+        if status is AgentStatus.RUNNING:
+            return True, None, f"ready · {self.record.repo}"
+        if status is AgentStatus.IDLE:
+            return True, "xa", "idle – send a message to resume"
+        if status is AgentStatus.CRASHED:
+            return True, "xa", "crashed – send a message to restart"
+        return True, "xa", "stopped – send a message to resume"
+
+    def _show_state(self) -> None:
+        available, show, status = self.presence()
+        self._port.set_presence(self.name, self.owner, show=show,  # type: ignore[arg-type]
+                                status=status, available=available)
+
+    def refresh_presence(self) -> None:
+        self._show_state()
+
+    def status_text(self) -> str:
+        r = self.record
+        state = "working on a turn" if self.busy else r.status.value
+        if self._gate is not None and self._gate.pending_count(self.name):
+            state = f"waiting for permission ({self._gate.pending_count(self.name)} pending)"
+        uptime = (
+            format_duration(time.monotonic() - self.started_at)
+            if self.started_at is not None else "not running"
+        )
+        lines = [
+            f"{r.name}: {state}",
+            f"Repository: {r.repo} ({r.cwd})",
+            f"Task: {r.task}",
+            f"Uptime: {uptime} · created {format_duration(time.time() - r.created)} ago",
+            f"Turns: {r.turns} · cost so far: ${r.cost_usd:.4f}",
+        ]
+        if self.queue:
+            lines.append(f"Queued messages: {len(self.queue)}")
+        if r.rules:
+            rules = ", ".join(
+                f"{x.tool_name}({x.command})" if x.command else x.tool_name for x in r.rules
+            )
+            lines.append(f"Always allowed: {rules}")
+        return "\n".join(lines)
+

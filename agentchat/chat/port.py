@@ -1,0 +1,30 @@
+"""What the domain needs from the chat transport (implemented by the XMPP component)."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+Show = Literal["chat", "away", "xa", "dnd"]
+ChatState = Literal["active", "composing", "paused", "inactive", "gone"]
+
+
+class ChatPort(Protocol):
+    def send_chat(self, from_local: str, to: str, body: str) -> str:
+        """Send a chat message from ``from_local@component`` to a bare JID; returns its id.
+
+        Never loses the message: while the component is disconnected it is queued.
+        """
+
+    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
+        """XEP-0308: replace message ``original_id`` with ``body``."""
+
+    def set_presence(
+        self, local: str, to: str, *, show: Show | None, status: str | None, available: bool = True
+    ) -> None:
+        """Remember and send the presence of a virtual JID to its contact."""
+
+    def subscribe(self, local: str, to: str, nick: str) -> None:
+        """Ask ``to`` to add ``local@component`` as a contact (with a XEP-0172 nick)."""
+
+    def chat_state(self, from_local: str, to: str, state: ChatState) -> None:
+        """XEP-0085 chat state notification."""

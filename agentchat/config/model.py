@@ -1,0 +1,82 @@
+"""The typed configuration: one attrs class per section of config.json.
+
+Field names are snake_case; the JSON keys are the seed's camelCase (see ``load.py``).
+Times are kept in milliseconds, as in the seed's config, and exposed in seconds where used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+
+@attrs.frozen
+class XmppConfig:
+    host: str = "localhost"
+    port: int = 5347
+    domain: str = "localhost"
+    component_domain: str = ""  # "" means "agents." + domain (filled in by the loader)
+    component_secret: str = ""
+
+
+@attrs.frozen
+class ManagerConfig:
+    username: str = "manager"
+
+
+@attrs.frozen
+class McpConfig:
+    port: int = 3001
+    permission_timeout: int = 300_000  # ms
+
+    @property
+    def permission_timeout_s(self) -> float:
+        return self.permission_timeout / 1000
+
+
+@attrs.frozen
+class WorkConfig:
+    base_path: Path = Path("~/work")
+
+
+@attrs.frozen
+class AgentsConfig:
+    max_concurrent: int = 5
+    idle_timeout: int = 3_600_000  # ms
+    claude_path: str = "claude"
+    claude_args: tuple[str, ...] = ()
+    streaming: bool = True
+
+    @property
+    def idle_timeout_s(self) -> float:
+        return self.idle_timeout / 1000
+
+
+@attrs.frozen
+class AccessConfig:
+    # Empty means the default: every account of xmpp.domain, nobody else.
+    allowed_jids: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Config:
+    xmpp: XmppConfig = XmppConfig()
+    manager: ManagerConfig = ManagerConfig()
+    mcp: McpConfig = McpConfig()
+    work: WorkConfig = WorkConfig()
+    agents: AgentsConfig = AgentsConfig()
+    access: AccessConfig = AccessConfig()
+    home: Path = Path("~/.agent-chat")  # AGENT_CHAT_HOME: config.json, state, audit log
+
+    @property
+    def manager_jid(self) -> str:
+        return f"{self.manager.username}@{self.xmpp.component_domain}"
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.json"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.home / "audit.jsonl"

@@ -1,0 +1,141 @@
+"""The manager contact: creates, lists, inspects and kills agents through chat commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from agentchat.manager import commands as c
+from agentchat.manager.flow import CreateRequest, CreationFlow, advance, type_question
+
+
+class AgentView(Protocol):
+    name: str
+
+    def status_text(self) -> str: ...
+
+    def presence(self) -> tuple[bool, str | None, str | None]: ...
+
+
+class CreateError(Exception):
+    """Creation refused; the message is shown to the user as is."""
+
+
+class ManagerHost(Protocol):
+    """The service as the manager needs it."""
+
+    def agents_of(self, owner: str) -> list[AgentView]: ...
+
+    def repos(self) -> list[str]: ...
+
+    def capacity_error(self) -> str | None: ...
+
+    async def create_agent(self, owner: str, request: CreateRequest) -> str:
+        """Create and start an agent; returns its full JID. Raises CreateError."""
+
+    async def kill_agent(self, owner: str, name: str) -> bool: ...
+
+    @property
+    def base_path(self) -> str: ...
+
+
+class ManagerBot:
+    def __init__(self, host: ManagerHost, say: Callable[[str, str], None]) -> None:
+        self._host = host
+        self._say = say  # (to, text)
+        self._flows: dict[str, CreationFlow] = {}
+
+    def in_flow(self, user: str) -> bool:
+        return user in self._flows
+
+    async def handle(self, user: str, text: str) -> None:
+        flow = self._flows.get(user)
+        if flow is not None:
+            await self._continue_flow(user, flow, text)
+            return
+        command = c.parse_manager_command(text)
+        if isinstance(command, c.Help):
+            self._say(user, c.HELP_TEXT)
+        elif isinstance(command, c.New):
+            self._start_flow(user)
+        elif isinstance(command, c.ListAgents):
+            self._say(user, self._list(user))
+        elif isinstance(command, c.Repos):
+            self._say(user, self._repos_text())
+        elif isinstance(command, c.Status):
+            self._say(user, self._status(user, command.name))
+        elif isinstance(command, c.Kill):
+            if await self._host.kill_agent(user, command.name):
+                self._say(user, f"Killed {command.name}.")
+            else:
+                self._say(user, self._no_such_agent(user, command.name))
+        elif isinstance(command, c.Invalid):
+            self._say(user, command.message)
+        else:
+            word = command.text.split()[0] if command.text.split() else command.text
+            self._say(user, f"Unknown command '{word[:40]}'. Send 'help' for the commands.")
+
+    # ------------------------------------------------------------------ new
+
+    def _start_flow(self, user: str) -> None:
+        refusal = self._host.capacity_error()
+        if refusal is not None:
+            self._say(user, f"Cannot create an agent now: {refusal}")
+            return
+        repos = self._host.repos()
+        if not repos:
+            self._say(user, f"No repositories found under {self._host.base_path}. "
+                            "Add a directory there and try again.")
+            return
+        self._flows[user] = CreationFlow(repos=repos)
+        self._say(user, type_question())
+
+    async def _continue_flow(self, user: str, flow: CreationFlow, text: str) -> None:
+        reply = advance(flow, text)
+        if reply.finished:
+            del self._flows[user]
+        if reply.text:
+            self._say(user, reply.text)
+        if reply.done is not None:
+            try:
+                jid = await self._host.create_agent(user, reply.done)
+            except CreateError as exc:
+                self._say(user, f"Could not create the agent: {exc}")
+                return
+            name = jid.split("@", 1)[0]
+            self._say(user, f"Agent {name} created. Chat at {jid}")
+
+    # ------------------------------------------------------------------ views
+
+    def _list(self, user: str) -> str:
+        agents = self._host.agents_of(user)
+        if not agents:
+            return "You have no agents. Send 'new' to create one."
+        lines = ["Your agents:"]
+        for agent in agents:
+            _, _, status = agent.presence()
+            lines.append(f"• {agent.name} – {status}")
+        return "\n".join(lines)
+
+    def _repos_text(self) -> str:
+        repos = self._host.repos()
+        if not repos:
+            return f"No repositories under {self._host.base_path}."
+        numbered = "\n".join(f"[{i}] {name}" for i, name in enumerate(repos, 1))
+        return f"Repositories under {self._host.base_path}:\n{numbered}"
+
+    def _status(self, user: str, name: str | None) -> str:
+        agents = self._host.agents_of(user)
+        if name is None:
+            if not agents:
+                return "You have no agents. Send 'new' to create one."
+            return "\n\n".join(a.status_text() for a in agents)
+        for agent in agents:
+            if agent.name == name:
+                return agent.status_text()
+        return self._no_such_agent(user, name)
+
+    def _no_such_agent(self, user: str, name: str) -> str:
+        names = [a.name for a in self._host.agents_of(user)]
+        known = f" Your agents: {', '.join(names)}." if names else " You have no agents."
+        return f"No agent named '{name[:60]}'.{known}"

@@ -1,0 +1,90 @@
+"""The ``new`` conversation: type → repository → task, with numbered choices (pure)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+AGENT_TYPES: tuple[tuple[str, str], ...] = (("claude-code", "Claude Code"),)
+
+Step = Literal["type", "repo", "task"]
+
+
+@attrs.frozen
+class CreateRequest:
+    agent_type: str
+    repo: str
+    task: str
+
+
+@attrs.define
+class CreationFlow:
+    repos: list[str]
+    step: Step = "type"
+    agent_type: str | None = None
+    repo: str | None = None
+
+
+@attrs.frozen
+class FlowReply:
+    text: str | None = None
+    done: CreateRequest | None = None
+    finished: bool = False  # the flow is over (created, cancelled or impossible)
+
+
+def _numbered(items: list[str]) -> str:
+    return " ".join(f"[{i}] {item}" for i, item in enumerate(items, 1))
+
+
+def type_question() -> str:
+    return "What type of agent? " + _numbered([label for _, label in AGENT_TYPES])
+
+
+def repo_question(repos: list[str]) -> str:
+    return "Available repos: " + _numbered(repos)
+
+
+TASK_QUESTION = "What's the initial task for the agent?"
+
+
+def _choose(text: str, options: list[str]) -> int | None:
+    """A 1-based number or an option typed out (case-insensitive)."""
+    answer = text.strip().rstrip(".")
+    if answer.isdigit():
+        index = int(answer)
+        return index - 1 if 1 <= index <= len(options) else None
+    lowered = [o.lower() for o in options]
+    if answer.lower() in lowered:
+        return lowered.index(answer.lower())
+    return None
+
+
+def advance(flow: CreationFlow, text: str) -> FlowReply:
+    if text.strip().lower() in ("cancel", "abort", "stop"):
+        return FlowReply("Cancelled. No agent was created.", finished=True)
+    if flow.step == "type":
+        index = _choose(text, [label for _, label in AGENT_TYPES] + [k for k, _ in AGENT_TYPES])
+        if index is None:
+            return FlowReply(
+                f"Please answer with a number from 1 to {len(AGENT_TYPES)} (or 'cancel').\n"
+                + type_question()
+            )
+        flow.agent_type = AGENT_TYPES[index % len(AGENT_TYPES)][0]
+        flow.step = "repo"
+        return FlowReply(repo_question(flow.repos))
+    if flow.step == "repo":
+        index = _choose(text, flow.repos)
+        if index is None:
+            return FlowReply(
+                f"Please answer with a number from 1 to {len(flow.repos)} or a repository name "
+                "(or 'cancel').\n" + repo_question(flow.repos)
+            )
+        flow.repo = flow.repos[index]
+        flow.step = "task"
+        return FlowReply(TASK_QUESTION)
+    task = text.strip()
+    if not task:
+        return FlowReply("The task cannot be empty. " + TASK_QUESTION)
+    assert flow.agent_type is not None and flow.repo is not None
+    return FlowReply(done=CreateRequest(flow.agent_type, flow.repo, task), finished=True)

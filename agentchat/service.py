@@ -1,0 +1,283 @@
+"""The running service: state, agents, manager and the XMPP component wired together.
+
+It is the component's ``Directory`` and ``Inbound``: it knows which virtual JIDs exist, who may
+talk to them, and hands each chat message to the manager or to the right agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from pathlib import Path
+
+from agentchat.agents.adapter import AgentAdapter, LaunchSpec
+from agentchat.agents.claude_code import ClaudeCodeAdapter
+from agentchat.agents.names import generate_name
+from agentchat.agents.pool import ProcessPool
+from agentchat.agents.runtime import AdapterFactory, Agent, PermissionGate
+from agentchat.config.model import Config
+from agentchat.manager.bot import AgentView, CreateError, ManagerBot
+from agentchat.manager.flow import AGENT_TYPES, CreateRequest
+from agentchat.state.model import AgentRecord, AgentStatus, ServiceState
+from agentchat.state.store import StateStore
+from agentchat.workspace import WorkspaceError, list_repos, resolve_repo
+from agentchat.xmpp.access import AccessPolicy
+from agentchat.xmpp.component import AgentComponent
+from agentchat.xmpp.directory import Contact, PresenceInfo
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 32_000
+
+
+class Service:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        adapter_factory: AdapterFactory | None = None,
+        gate: PermissionGate | None = None,
+    ) -> None:
+        self.config = config
+        self.store = StateStore(config.state_path)
+        self.state = ServiceState()
+        self.agents: dict[str, Agent] = {}
+        self.pool = ProcessPool(config.agents.max_concurrent)
+        self.access = AccessPolicy.from_config(config)
+        self.gate = gate
+        self._adapter_factory = adapter_factory or self._claude_adapter
+        self.component = AgentComponent(
+            config.xmpp.component_domain,
+            config.xmpp.component_secret,
+            config.xmpp.host,
+            config.xmpp.port,
+            directory=self,
+            inbound=self,
+        )
+        self.manager = ManagerBot(self, self._manager_say)
+        self._restart_notices: dict[str, list[str]] = {}
+        self._announced_restart = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def load_state(self) -> list[str]:
+        """Read the state; agents that were running are now stopped (their processes died)."""
+        result = self.store.load()
+        self.state = result.state
+        for record in self.state.agents:
+            if record.status is AgentStatus.ENDED:
+                continue
+            if record.status is AgentStatus.RUNNING:
+                record.status = AgentStatus.STOPPED
+                self._restart_notices.setdefault(record.owner, []).append(record.name)
+            self.agents[record.name] = self._make_agent(record)
+        self.persist()
+        return list(result.warnings)
+
+    async def start(self, timeout: float = 30) -> None:
+        """Connect and wait for the handshake (tests); raises TimeoutError."""
+        await self.component.start(timeout)
+
+    async def start_background(self) -> None:
+        """Connect; if Prosody is not there yet the component keeps retrying with backoff."""
+        self.component.connect()
+
+    async def stop(self) -> None:
+        """Stop every process (agents stay resumable), persist, go offline."""
+        for agent in list(self.agents.values()):
+            if agent.live:
+                agent.say("agentchat is shutting down; send a message after it is back "
+                          "to resume.")
+        await asyncio.gather(
+            *(a.stop_process(AgentStatus.STOPPED) for a in self.agents.values() if a.live),
+            return_exceptions=True,
+        )
+        for agent in self.agents.values():
+            self.component.set_presence(agent.name, agent.owner, show=None,
+                                        status="agentchat stopped", available=False)
+        for user in self.known_users():
+            self.component.set_presence(self.config.manager.username, user, show=None,
+                                        status="agentchat stopped", available=False)
+        self.persist()
+        await self.component.close()
+
+    def persist(self) -> None:
+        self.store.save(self.state)
+
+    # ------------------------------------------------------------------ agents
+
+    def _claude_adapter(self, spec: LaunchSpec) -> AgentAdapter:
+        return ClaudeCodeAdapter(spec, self.config.agents.claude_path)
+
+    def _spec_for(self, record: AgentRecord, resume: bool) -> LaunchSpec:
+        return LaunchSpec(
+            cwd=Path(record.cwd),
+            session_id=record.session_id,
+            resume=resume,
+            extra_args=tuple(self.config.agents.claude_args),
+        )
+
+    def _make_agent(self, record: AgentRecord) -> Agent:
+        return Agent(
+            record,
+            port=self.component,
+            pool=self.pool,
+            adapter_factory=self._adapter_factory,
+            spec_factory=self._spec_for,
+            persist=self.persist,
+            idle_timeout=self.config.agents.idle_timeout_s,
+            gate=self.gate,
+            on_live_change=self._refresh_manager_presence,
+        )
+
+    def agents_of(self, owner: str) -> list[AgentView]:
+        return [a for a in self.agents.values()
+                if a.owner == owner and a.record.status is not AgentStatus.ENDED]
+
+    def repos(self) -> list[str]:
+        try:
+            return list_repos(self.config.work.base_path)
+        except WorkspaceError as exc:
+            log.error("%s", exc)
+            return []
+
+    @property
+    def base_path(self) -> str:
+        return str(self.config.work.base_path)
+
+    def capacity_error(self) -> str | None:
+        if self.pool.live >= self.pool.limit:
+            return (f"{self.pool.live} agents are already running (agents.maxConcurrent = "
+                    f"{self.pool.limit}). Quit or kill one first ('list' shows them).")
+        return None
+
+    async def create_agent(self, owner: str, request: CreateRequest) -> str:
+        if request.agent_type not in dict(AGENT_TYPES):
+            raise CreateError(f"unknown agent type '{request.agent_type}'")
+        try:
+            cwd = resolve_repo(self.config.work.base_path, request.repo)
+        except WorkspaceError as exc:
+            raise CreateError(str(exc)) from None
+        refusal = self.capacity_error()
+        if refusal is not None:
+            raise CreateError(refusal)
+        name = generate_name({r.name for r in self.state.agents} | {self.config.manager.username})
+        now = time.time()
+        record = AgentRecord(
+            name=name, owner=owner, agent_type=request.agent_type, repo=request.repo,
+            cwd=str(cwd), task=request.task, session_id=str(uuid.uuid4()), created=now,
+            last_active=now,
+        )
+        agent = self._make_agent(record)
+        error = await agent.start_process()
+        if error is not None:
+            raise CreateError(error)
+        self.state.agents.append(record)
+        self.agents[name] = agent
+        self.persist()
+        log.info("%s: created for %s in %s", name, owner, request.repo)
+        jid = self.component.jid_of(name)
+        self.component.subscribe(name, owner, nick=name)
+        agent.refresh_presence()
+        asyncio.get_running_loop().call_soon(
+            lambda: asyncio.ensure_future(agent.deliver(request.task))
+        )
+        return jid
+
+    async def kill_agent(self, owner: str, name: str) -> bool:
+        agent = self.agents.get(name)
+        if agent is None or agent.owner != owner or agent.record.status is AgentStatus.ENDED:
+            return False
+        await agent.end("killed from the manager")
+        return True
+
+    def _refresh_manager_presence(self) -> None:
+        for user in self.known_users():
+            self.component.announce(self._manager_contact(""), user)
+
+    # ------------------------------------------------------------------ Directory
+
+    def _manager_contact(self, local: str) -> Contact:
+        return Contact(local=local, kind="manager", nick="agentchat manager",
+                       description="Creates and manages AI coding agents")
+
+    def lookup(self, local: str) -> Contact | None:
+        if local in ("", self.config.manager.username):
+            return self._manager_contact(local)
+        agent = self.agents.get(local)
+        if agent is None:
+            return None
+        record = agent.record
+        return Contact(local=local, kind="agent", nick=local,
+                       description=f"{record.agent_type} in {record.repo}: {record.task}")
+
+    def allowed(self, contact: Contact, sender_bare: str) -> bool:
+        if contact.kind == "manager":
+            return self.access.allows(sender_bare)
+        agent = self.agents.get(contact.local)
+        return agent is not None and agent.owner == sender_bare
+
+    def presence_for(self, contact: Contact, viewer_bare: str) -> PresenceInfo:
+        if contact.kind == "manager":
+            running = self.pool.live
+            return PresenceInfo(True, None, f"{running} agent{'s' if running != 1 else ''} "
+                                            "running · send 'help'")
+        agent = self.agents[contact.local]
+        available, show, status = agent.presence()
+        return PresenceInfo(available, show, status)
+
+    def contacts_of(self, viewer_bare: str) -> list[Contact]:
+        contacts = [self._manager_contact(self.config.manager.username)]
+        for agent in self.agents.values():
+            if agent.owner == viewer_bare:
+                contact = self.lookup(agent.name)
+                if contact is not None:
+                    contacts.append(contact)
+        return contacts
+
+    def known_users(self) -> list[str]:
+        return sorted({a.owner for a in self.agents.values()})
+
+    # ------------------------------------------------------------------ Inbound
+
+    def _manager_say(self, to: str, text: str) -> None:
+        from agentchat.chat.format import split_message
+
+        for part in split_message(text):
+            self.component.send_chat(self.config.manager.username, to, part)
+
+    async def on_chat(self, contact: Contact, sender_bare: str, body: str, msg_id: str) -> None:
+        if len(body) > MAX_MESSAGE_CHARS:
+            refusal = (f"⚠️ Message not delivered: it has {len(body):,} characters and the "
+                       f"limit is {MAX_MESSAGE_CHARS:,}. Split it, or put the text in a file in "
+                       "the repository and point the agent at it.")
+            if contact.kind == "manager":
+                self._manager_say(sender_bare, refusal)
+            else:
+                self.agents[contact.local].say(refusal)
+            return
+        if contact.kind == "manager":
+            await self.manager.handle(sender_bare, body)
+            return
+        await self.agents[contact.local].handle_owner_text(body)
+
+    async def on_reaction(
+        self, contact: Contact, sender_bare: str, target_id: str, emojis: list[str]
+    ) -> None:
+        log.debug("reaction %s on %s from %s", emojis, target_id, sender_bare)
+
+    async def on_connected(self) -> None:
+        for user in self.known_users():
+            for contact in self.contacts_of(user):
+                self.component.announce(contact, user)
+                self.component.make_presence(pto=user, pfrom=self.component.jid_of(contact.local),
+                                             ptype="probe").send()
+        if not self._announced_restart:
+            self._announced_restart = True
+            for owner, names in self._restart_notices.items():
+                listed = ", ".join(f"{n} stopped" for n in names)
+                self._manager_say(owner, f"agentchat restarted: {listed}; send a message to "
+                                         "resume.")
+            self._restart_notices.clear()

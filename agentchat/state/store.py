@@ -1,0 +1,120 @@
+"""Atomic, versioned persistence of ``ServiceState`` with a backup of the previous version.
+
+Writes go to a temp file that is fsynced and renamed over ``state.json``; before that the
+current file is kept as ``state.json.bak``. A corrupt or unreadable file is reported and the
+backup is used; if both are bad we stop with a precise error instead of silently starting empty.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import attrs
+import cattrs
+
+from agentchat.state.model import SCHEMA_VERSION, ServiceState
+
+log = logging.getLogger(__name__)
+
+_converter = cattrs.Converter()
+
+
+class StateError(Exception):
+    """The state cannot be read; the message says which file and why."""
+
+
+@attrs.frozen
+class LoadResult:
+    state: ServiceState
+    warnings: tuple[str, ...] = ()
+
+
+def _decode(path: Path) -> ServiceState:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise StateError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise StateError(f"{path}: expected a JSON object at the top level")
+    version = data.get("version")
+    if version != SCHEMA_VERSION:
+        raise StateError(
+            f"{path}: schema version {version!r} is not supported (expected {SCHEMA_VERSION})"
+        )
+    try:
+        return _converter.structure(data, ServiceState)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        detail = "; ".join(cattrs.transform_error(exc)) if isinstance(
+            exc, cattrs.BaseValidationError
+        ) else str(exc)
+        raise StateError(f"{path}: invalid content: {detail}") from None
+
+
+def encode(state: ServiceState) -> str:
+    return json.dumps(_converter.unstructure(state), indent=1, ensure_ascii=False)
+
+
+class StateStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.backup = path.with_name(path.name + ".bak")
+        self._primary_good = False  # we read or wrote state.json ourselves: no need to re-check
+
+    def load(self) -> LoadResult:
+        """The newest readable state; a missing file is a fresh start, not an error."""
+        if not self.path.exists() and not self.backup.exists():
+            return LoadResult(ServiceState())
+        try:
+            if self.path.exists():
+                result = LoadResult(_decode(self.path))
+                self._primary_good = True
+                return result
+            primary_error = f"{self.path}: missing"
+        except StateError as exc:
+            primary_error = str(exc)
+        if not self.backup.exists():
+            raise StateError(f"{primary_error}; no backup at {self.backup}")
+        try:
+            state = _decode(self.backup)
+        except StateError as exc:
+            raise StateError(f"{primary_error}; backup unusable too: {exc}") from None
+        warning = f"state file unusable ({primary_error}); recovered from {self.backup.name}"
+        log.warning(warning)
+        return LoadResult(state, (warning,))
+
+    @staticmethod
+    def _decodes(path: Path) -> bool:
+        try:
+            _decode(path)
+        except StateError:
+            return False
+        return True
+
+    def save(self, state: ServiceState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = encode(state)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self.path.exists() and (self._primary_good or self._decodes(self.path)):
+            os.replace(self.path, self.backup)  # only a good version may become the backup
+        os.replace(tmp, self.path)
+        self._primary_good = True
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

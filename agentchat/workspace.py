@@ -1,0 +1,41 @@
+"""Repositories under ``work.basePath``, and the guarantee that an agent never leaves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class WorkspaceError(Exception):
+    """A repository that does not exist or would lead outside the base path."""
+
+
+def list_repos(base: Path) -> list[str]:
+    """Directory names directly under ``base`` (hidden ones and escaping symlinks left out)."""
+    base = base.resolve()
+    names = []
+    try:
+        entries = list(base.iterdir())
+    except OSError as exc:
+        raise WorkspaceError(f"cannot list {base}: {exc.strerror or exc}") from None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir() and entry.resolve().is_relative_to(base):
+                names.append(entry.name)
+        except OSError:
+            continue
+    return sorted(names, key=str.lower)
+
+
+def resolve_repo(base: Path, name: str) -> Path:
+    """The absolute directory of repository ``name``; refuses anything outside ``base``."""
+    base = base.resolve()
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise WorkspaceError(f"'{name}' is not a repository name")
+    path = (base / name).resolve()
+    if not path.is_relative_to(base) or path == base:
+        raise WorkspaceError(f"'{name}' leads outside {base}")
+    if not path.is_dir():
+        raise WorkspaceError(f"no repository '{name}' under {base}")
+    return path

@@ -1,0 +1,319 @@
+"""The one XEP-0114 component: every JID under ``agents.<domain>`` is answered here.
+
+Transport only: access checks and routing by local part happen here, what a message means is
+decided by the ``Inbound`` handler. Inbound messages are processed one at a time per contact so
+a user's messages reach an agent in the order they were sent. Outbound stanzas are queued while
+the connection is down and flushed in order after the handshake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import uuid
+from typing import Any
+
+import slixmpp
+from slixmpp.exceptions import XMPPError
+from slixmpp.stanza import Iq, Message, Presence
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from agentchat.chat.port import ChatState, Show
+from agentchat.xmpp.directory import Contact, Directory, Inbound, PresenceInfo
+
+log = logging.getLogger(__name__)
+
+RESOURCE = "agentchat"
+OUTBOX_LIMIT = 20_000
+FEATURES = (
+    "http://jabber.org/protocol/disco#info",
+    "http://jabber.org/protocol/chatstates",
+    "urn:xmpp:message-correct:0",
+    "urn:xmpp:reactions:0",
+    "urn:xmpp:receipts",
+    "urn:xmpp:ping",
+)
+
+
+class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
+    def __init__(
+        self,
+        component_domain: str,
+        secret: str,
+        host: str,
+        port: int,
+        directory: Directory,
+        inbound: Inbound,
+    ) -> None:
+        super().__init__(component_domain, secret, host, port)
+        self.directory = directory
+        self.inbound = inbound
+        self.domain = component_domain
+        self.online = False
+        self.closing = False
+        self.connected_event = asyncio.Event()
+        self._outbox: collections.deque[Any] = collections.deque()
+        self._inboxes: dict[str, asyncio.Queue[tuple[Contact, str, Message]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._reconnect_delay = 0.5
+        # We answer subscriptions and probes ourselves: slixmpp's in-memory roster would
+        # answer with "unsubscribed" after every restart.
+        self.auto_authorize = None
+        self.auto_subscribe = False
+        for event, handler in (
+            ("presence_probe", self._handle_probe),
+            ("presence_subscribe", self._handle_subscribe),
+            ("presence_subscribed", self._handle_subscribed),
+            ("presence_unsubscribe", self._handle_unsubscribe),
+            ("presence_unsubscribed", self._handle_unsubscribed),
+            ("roster_subscription_request", self._handle_new_subscription),
+            ("presence_available", self._handle_available),
+            ("presence_unavailable", self._handle_unavailable),
+            ("presence_dnd", self._handle_available),
+            ("presence_xa", self._handle_available),
+            ("presence_chat", self._handle_available),
+            ("presence_away", self._handle_available),
+        ):
+            self.del_event_handler(event, handler)
+        self.remove_handler("IM")
+        self.remove_handler("IMError")
+        self.register_handler(
+            Callback("agentchat message", MatchXPath(f"{{{self.default_ns}}}message"),
+                     self._on_message_stanza)
+        )
+        self.add_event_handler("presence", self._on_presence)
+        self.add_event_handler("session_start", self._on_session_start)
+        self.add_event_handler("disconnected", self._on_disconnected)
+        self.add_event_handler("connection_failed", self._on_disconnected)
+        for plugin in ("xep_0030", "xep_0085", "xep_0172", "xep_0184", "xep_0199",
+                       "xep_0308", "xep_0444"):
+            self.register_plugin(plugin)
+        self["xep_0184"].auto_ack = False
+        self["xep_0184"].auto_request = False
+        self["xep_0030"].api.register(self._disco_info, "get_info")
+        self["xep_0030"].api.register(self._disco_items, "get_items")
+
+    # ------------------------------------------------------------------ JIDs
+
+    def jid_of(self, local: str) -> str:
+        return f"{local}@{self.domain}" if local else self.domain
+
+    def full_jid_of(self, local: str) -> str:
+        return f"{self.jid_of(local)}/{RESOURCE}"
+
+    # ------------------------------------------------------------------ connection
+
+    async def start(self, timeout: float = 30) -> None:
+        """Connect and wait for the handshake; raises on failure."""
+        self.connect()
+        await asyncio.wait_for(self.connected_event.wait(), timeout)
+
+    async def _on_session_start(self, _event: Any) -> None:
+        self.online = True
+        self._reconnect_delay = 0.5
+        self.connected_event.set()
+        log.info("component %s connected", self.domain)
+        while self._outbox and self.online:
+            self._outbox.popleft().send()
+        try:
+            await self.inbound.on_connected()
+        except Exception:
+            log.exception("error while re-announcing after connect")
+
+    def _on_disconnected(self, _event: Any) -> None:
+        was_online = self.online
+        self.online = False
+        self.connected_event.clear()
+        if self.closing:
+            return
+        delay = self._reconnect_delay
+        self._reconnect_delay = min(self._reconnect_delay * 2, 30.0)
+        if was_online:
+            log.warning("component connection lost; reconnecting in %.1fs", delay)
+        else:
+            log.info("component not connected; retrying in %.1fs", delay)
+        self.loop.call_later(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        if self.closing or self.online:
+            return
+        self.connect()
+
+    async def close(self) -> None:
+        self.closing = True
+        for task in self._workers.values():
+            task.cancel()
+        if self.online:
+            self.disconnect()
+            try:
+                await asyncio.wait_for(self.disconnected, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+        self.online = False
+
+    def _emit(self, stanza: Any) -> None:
+        if self.online:
+            stanza.send()
+            return
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            log.error("outbox full (%d stanzas): dropping the oldest", OUTBOX_LIMIT)
+            self._outbox.popleft()
+        self._outbox.append(stanza)
+
+    # ------------------------------------------------------------------ ChatPort
+
+    def send_chat(self, from_local: str, to: str, body: str) -> str:
+        msg = self.make_message(mto=to, mbody=body, mtype="chat",
+                                mfrom=self.full_jid_of(from_local))
+        msg["id"] = msg["id"] or uuid.uuid4().hex
+        self._emit(msg)
+        return str(msg["id"])
+
+    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
+        msg = self.make_message(mto=to, mbody=body, mtype="chat",
+                                mfrom=self.full_jid_of(from_local))
+        msg["id"] = uuid.uuid4().hex
+        msg["replace"]["id"] = original_id
+        self._emit(msg)
+        return str(msg["id"])
+
+    def set_presence(
+        self, local: str, to: str, *, show: Show | None, status: str | None,
+        available: bool = True,
+    ) -> None:
+        self._emit(self._presence_stanza(local, to, PresenceInfo(available, show, status)))
+
+    def subscribe(self, local: str, to: str, nick: str) -> None:
+        pres = self.make_presence(pto=to, pfrom=self.jid_of(local), ptype="subscribe")
+        pres["nick"]["nick"] = nick
+        self._emit(pres)
+
+    def chat_state(self, from_local: str, to: str, state: ChatState) -> None:
+        msg = self.make_message(mto=to, mtype="chat", mfrom=self.full_jid_of(from_local))
+        msg["chat_state"] = state
+        self._emit(msg)
+
+    def _presence_stanza(self, local: str, to: str, info: PresenceInfo) -> Presence:
+        if not info.available:
+            return self.make_presence(pto=to, pfrom=self.full_jid_of(local),
+                                      ptype="unavailable", pstatus=info.status)
+        pres = self.make_presence(pto=to, pfrom=self.full_jid_of(local),
+                                  pshow=info.show, pstatus=info.status)
+        contact = self.directory.lookup(local)
+        if contact is not None:
+            pres["nick"]["nick"] = contact.nick
+        return pres
+
+    def announce(self, contact: Contact, to: str) -> None:
+        """Send ``to`` the current presence of ``contact``."""
+        info = self.directory.presence_for(contact, to)
+        self._emit(self._presence_stanza(contact.local, to, info))
+
+    # ------------------------------------------------------------------ inbound
+
+    def _resolve(self, stanza: Any) -> tuple[Contact | None, str]:
+        to = stanza["to"]
+        local = to.local.lower() if to.domain.lower() == self.domain else None
+        contact = self.directory.lookup(local) if local is not None else None
+        return contact, stanza["from"].bare.lower()
+
+    def _on_message_stanza(self, msg: Message) -> None:
+        mtype = msg["type"]
+        if mtype == "error":
+            log.info("error message from %s: %s", msg["from"], msg["error"]["condition"])
+            return
+        if mtype in ("groupchat", "headline"):
+            log.debug("ignoring %s message from %s", mtype, msg["from"])
+            return
+        contact, sender = self._resolve(msg)
+        if contact is None:
+            self._error_reply(msg, "cancel", "item-not-found",
+                              f"There is no agent called {msg['to'].local or msg['to']}.")
+            return
+        if not self.directory.allowed(contact, sender):
+            log.warning("refused message from %s to %s", sender, contact.local or "(domain)")
+            self._error_reply(msg, "auth", "forbidden",
+                              "You are not allowed to use this service."
+                              if contact.kind == "manager" else
+                              "This agent only talks to its owner.")
+            return
+        has_reactions = msg.xml.find("{urn:xmpp:reactions:0}reactions") is not None
+        if not msg["body"] and not has_reactions:
+            return  # chat states, receipts, markers: nothing to act on
+        queue = self._inboxes.get(contact.local)
+        if queue is None:
+            queue = self._inboxes[contact.local] = asyncio.Queue()
+            self._workers[contact.local] = asyncio.ensure_future(self._work(queue))
+        queue.put_nowait((contact, sender, msg))
+
+    async def _work(self, queue: asyncio.Queue[tuple[Contact, str, Message]]) -> None:
+        while True:
+            contact, sender, msg = await queue.get()
+            try:
+                reactions = msg.xml.find("{urn:xmpp:reactions:0}reactions")
+                if reactions is not None:
+                    emojis = [r.text or "" for r in reactions]
+                    await self.inbound.on_reaction(contact, sender, reactions.get("id", ""),
+                                                   emojis)
+                elif msg["body"]:
+                    await self.inbound.on_chat(contact, sender, msg["body"], msg["id"])
+                if msg["request_receipt"] and msg["id"]:
+                    ack = self.make_message(mto=msg["from"], mfrom=msg["to"])
+                    ack["receipt"] = msg["id"]
+                    self._emit(ack)
+            except Exception:
+                log.exception("error handling a message to %s", contact.local or "(domain)")
+                self._error_reply(msg, "wait", "internal-server-error",
+                                  "agentchat hit an internal error; the message was not handled.")
+
+    def _error_reply(self, stanza: Any, etype: str, condition: str, text: str) -> None:
+        reply = stanza.reply(clear=False) if isinstance(stanza, Message) else stanza.reply()
+        reply["type"] = "error"
+        reply["error"]["type"] = etype
+        reply["error"]["condition"] = condition
+        reply["error"]["text"] = text
+        self._emit(reply)
+
+    def _on_presence(self, pres: Presence) -> None:
+        ptype = pres["type"]
+        if ptype == "error":
+            return
+        contact, sender = self._resolve(pres)
+        if contact is None or not self.directory.allowed(contact, sender):
+            if ptype in ("subscribe", "probe"):
+                reply = self.make_presence(pto=pres["from"].bare, pfrom=pres["to"],
+                                           ptype="unsubscribed" if ptype == "subscribe"
+                                           else "error")
+                if ptype == "probe":
+                    reply["error"]["type"] = "auth" if contact else "cancel"
+                    reply["error"]["condition"] = "forbidden" if contact else "item-not-found"
+                self._emit(reply)
+            return
+        if ptype == "subscribe":
+            self._emit(self.make_presence(pto=sender, pfrom=self.jid_of(contact.local),
+                                          ptype="subscribed"))
+            self.announce(contact, sender)
+        elif ptype == "probe" or (ptype == "available" and not pres["to"].resource):
+            self.announce(contact, sender)
+
+    # ------------------------------------------------------------------ disco
+
+    async def _disco_info(self, jid: Any, node: Any, ifrom: Any, data: Any) -> Any:
+        contact = None
+        if jid is not None and str(jid.domain).lower() == self.domain:
+            contact = self.directory.lookup(jid.local.lower())
+        if contact is None:
+            raise XMPPError("item-not-found")
+        info = self["xep_0030"].stanza.DiscoInfo()
+        info.add_identity("client", "bot", name=contact.nick)
+        for feature in FEATURES:
+            info.add_feature(feature)
+        return info
+
+    async def _disco_items(self, jid: Any, node: Any, ifrom: Any, data: Any) -> Any:
+        return self["xep_0030"].stanza.DiscoItems()
+
+
+__all__ = ["AgentComponent", "Iq"]

@@ -1,0 +1,56 @@
+"""How the component learns who lives under its domain (implemented by the service)."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+import attrs
+
+Kind = Literal["manager", "agent"]
+
+
+@attrs.frozen
+class PresenceInfo:
+    available: bool
+    show: str | None = None  # None (available) / chat / away / xa / dnd
+    status: str | None = None
+
+
+@attrs.frozen
+class Contact:
+    """A virtual JID as the transport needs to know it."""
+
+    local: str
+    kind: Kind
+    nick: str
+    description: str = ""
+
+
+class Directory(Protocol):
+    def lookup(self, local: str) -> Contact | None:
+        """The contact at ``local@component`` (``""`` is the bare domain), or None."""
+
+    def allowed(self, contact: Contact, sender_bare: str) -> bool:
+        """May ``sender_bare`` talk to this contact at all?"""
+
+    def presence_for(self, contact: Contact, viewer_bare: str) -> PresenceInfo:
+        """What ``viewer_bare`` should see of this contact right now."""
+
+    def contacts_of(self, viewer_bare: str) -> list[Contact]:
+        """Every contact whose presence ``viewer_bare`` should get after a reconnect."""
+
+    def known_users(self) -> list[str]:
+        """Bare JIDs to send presence to after (re)connecting."""
+
+
+class Inbound(Protocol):
+    async def on_chat(self, contact: Contact, sender_bare: str, body: str, msg_id: str) -> None:
+        """A chat message with a body, from an allowed sender, in arrival order per contact."""
+
+    async def on_reaction(
+        self, contact: Contact, sender_bare: str, target_id: str, emojis: list[str]
+    ) -> None:
+        """A XEP-0444 reaction from an allowed sender."""
+
+    async def on_connected(self) -> None:
+        """The component (re)connected: re-send presence, pending prompts…"""

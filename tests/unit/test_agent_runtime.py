@@ -1,0 +1,123 @@
+"""The agent runtime with an in-memory adapter: turns, queueing, crashes, idle, the pool."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from agentchat.agents.adapter import LaunchSpec
+from agentchat.agents.events import AssistantText, ProcessExited, ToolCall, TurnFinished
+from agentchat.agents.pool import ProcessPool
+from agentchat.agents.runtime import Agent
+from agentchat.state.model import AgentRecord, AgentStatus
+from tests.support.fakes import FakeAdapter, FakePort
+
+
+def make_agent(port: FakePort, pool: ProcessPool | None = None, idle: float = 60,
+               name: str = "swift-fox") -> Agent:
+    record = AgentRecord(name=name, owner="u@example.com", agent_type="claude-code",
+                         repo="proj", cwd="/w/proj", task="t", session_id="sid",
+                         created=0.0, last_active=0.0)
+
+    def spec(rec: AgentRecord, resume: bool) -> LaunchSpec:
+        return LaunchSpec(cwd=Path(rec.cwd), session_id=rec.session_id, resume=resume)
+
+    return Agent(record, port=port, pool=pool or ProcessPool(5), adapter_factory=FakeAdapter,
+                 spec_factory=spec, persist=lambda: None, idle_timeout=idle)
+
+
+def done() -> TurnFinished:
+    return TurnFinished(subtype="success", is_error=False, total_cost_usd=0.01)
+
+
+async def test_a_turn_relays_text_and_tool_lines() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("hello")
+    adapter = FakeAdapter.instances[-1]
+    assert adapter.sent == ["hello"] and agent.busy
+    assert ("swift-fox", "u@example.com", "dnd", "working…", True) in port.presences
+    adapter.emit(ToolCall("t1", "Edit", {"file_path": "/w/proj/src/a.py"}))
+    adapter.emit(AssistantText("Done!"))
+    adapter.emit(done())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    assert port.bodies() == ["🔧 Edit src/a.py", "Done!"]
+    assert agent.record.turns == 1 and abs(agent.record.cost_usd - 0.01) < 1e-9
+    assert ("swift-fox", "u@example.com", "composing") in port.states
+    assert port.states[-1][2] == "active"
+
+
+async def test_messages_during_a_turn_are_queued_then_delivered_together() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("first")
+    adapter = FakeAdapter.instances[-1]
+    await agent.handle_owner_text("second")
+    await agent.handle_owner_text("third")
+    assert adapter.sent == ["first"]
+    assert "2 messages waiting" in port.bodies()[-1]
+    adapter.sent_event.clear()
+    adapter.emit(done())
+    await asyncio.wait_for(adapter.sent_event.wait(), 5)
+    assert adapter.sent == ["first", "second\n\nthird"]
+    assert agent.busy and agent.queue == []
+
+
+async def test_crash_is_reported_and_next_message_resumes() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("hi")
+    first = FakeAdapter.instances[-1]
+    assert first.spec.resume is False
+    first.emit(ProcessExited(3, "boom: out of memory", expected=False))
+    await port.wait_for(lambda: any("exited unexpectedly" in b for b in port.bodies()))
+    report = port.bodies()[-1]
+    assert "exit code 3" in report and "boom: out of memory" in report
+    assert agent.record.status is AgentStatus.CRASHED and not agent.live
+    await agent.handle_owner_text("again")
+    second = FakeAdapter.instances[-1]
+    assert second is not first and second.spec.resume is True and second.sent == ["again"]
+
+
+async def test_idle_timeout_stops_the_process_and_shows_idle() -> None:
+    port = FakePort()
+    agent = make_agent(port, idle=0.05)
+    await agent.handle_owner_text("hi")
+    adapter = FakeAdapter.instances[-1]
+    adapter.emit(done())
+    await port.wait_for(lambda: agent.record.status is AgentStatus.IDLE)
+    assert adapter.stopped and not agent.live
+    assert port.presences[-1][2:] == ("xa", "idle – send a message to resume", True)
+
+
+async def test_pool_full_refuses_with_the_limit_and_keeps_nothing_silent() -> None:
+    port = FakePort()
+    pool = ProcessPool(1)
+    a = make_agent(port, pool, name="a-a")
+    b = make_agent(port, pool, name="b-b")
+    await a.handle_owner_text("x")
+    await b.handle_owner_text("y")
+    assert "agents.maxConcurrent = 1" in port.bodies()[-1]
+    assert "Not delivered" in port.bodies()[-1]
+    await a.end("quit")
+    await b.handle_owner_text("y")
+    assert FakeAdapter.instances[-1].sent == ["y"]
+
+
+async def test_agent_commands() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("help")
+    assert "quit" in port.bodies()[-1]
+    await agent.handle_owner_text("status")
+    assert port.bodies()[-1].startswith("swift-fox: ") and "Repository: proj" in port.bodies()[-1]
+    await agent.handle_owner_text("stop")
+    assert "Nothing to interrupt" in port.bodies()[-1]
+    await agent.handle_owner_text("go")
+    await agent.handle_owner_text("stop")
+    assert FakeAdapter.instances[-1].interrupts == 1
+    await agent.handle_owner_text("quit")
+    assert agent.record.status is AgentStatus.ENDED
+    assert port.presences[-1][4] is False
+    await agent.handle_owner_text("hello?")
+    assert "has ended" in port.bodies()[-1]
