@@ -39,8 +39,10 @@ class Service:
         *,
         adapter_factory: AdapterFactory | None = None,
         gate: PermissionGate | None = None,
+        agent_env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
+        self._agent_env = dict(agent_env or {})  # added to each CLI's environment
         self.store = StateStore(config.state_path)
         self.state = ServiceState()
         self.agents: dict[str, Agent] = {}
@@ -117,6 +119,7 @@ class Service:
             session_id=record.session_id,
             resume=resume,
             extra_args=tuple(self.config.agents.claude_args),
+            env=self._agent_env,
         )
 
     def _make_agent(self, record: AgentRecord) -> Agent:

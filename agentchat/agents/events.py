@@ -26,7 +26,7 @@ class AssistantText:
 
 @attrs.frozen
 class PartialText:
-    """The assistant's text so far in the current message (streaming, --include-partial-messages)."""
+    """The assistant's text so far in the current message (``--include-partial-messages``)."""
 
     text: str
 

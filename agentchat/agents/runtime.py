@@ -88,6 +88,7 @@ class Agent:
         self._process_cost = 0.0
         self._lock = asyncio.Lock()
         self._stopping = False
+        self._interrupted = False
         self.turn_done = asyncio.Event()  # set whenever no turn is running
 
     # ----------------------------------------------------------------- identity
@@ -242,7 +243,10 @@ class Agent:
             self.record.cost_usd += event.total_cost_usd - self._process_cost
             self._process_cost = event.total_cost_usd
         self.record.last_active = time.time()
-        if event.is_error:
+        if self._interrupted:
+            self._interrupted = False
+            self.say("⏹ Interrupted. I'm ready for your next message.")
+        elif event.is_error:
             detail = event.result.strip() or event.subtype
             self.say(f"⚠️ The turn ended with an error: {detail}")
         self.busy = False
@@ -289,6 +293,7 @@ class Agent:
             return
         if self._gate is not None:
             self._gate.cancel_agent(self.name, "The user interrupted the turn.")
+        self._interrupted = True
         await self.adapter.interrupt()
         self.say("⏹ Interrupting the current turn…")
 

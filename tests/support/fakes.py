@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 from agentchat.agents.adapter import LaunchSpec
 from agentchat.agents.events import AgentEvent, ProcessExited
@@ -13,7 +13,7 @@ from agentchat.agents.events import AgentEvent, ProcessExited
 class FakeAdapter:
     """An adapter whose events the test emits; records what the runtime sends."""
 
-    instances: list[FakeAdapter] = []
+    instances: ClassVar[list[FakeAdapter]] = []
 
     def __init__(self, spec: LaunchSpec) -> None:
         self.spec = spec
