@@ -1,0 +1,115 @@
+"""Command line: ``agentchat run | check | prosody-config``.
+
+Config errors end the process with one line and exit code 2 (never a traceback), so a
+typo in config.json or the environment is obvious from the service manager's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentchat.config.load import (
+    ConfigError,
+    LoadedConfig,
+    check_env,
+    is_configured,
+    load_config,
+)
+from agentchat.logging_setup import LEVELS, register_secret, setup_logging
+
+EXIT_CONFIG = 2
+PROG = "agentchat"
+
+log = logging.getLogger("agentchat")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Drive Claude Code agents from XMPP through a Prosody component."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    config_help = "config file (default: $AGENT_CHAT_HOME/config.json, ~/.agent-chat)"
+
+    run = sub.add_parser("run", help="run the service")
+    run.add_argument("--config", type=Path, metavar="PATH", help=config_help)
+    run.add_argument(
+        "--log-level", default="info", type=str.lower, choices=LEVELS, metavar="LEVEL",
+        help=f"one of {', '.join(LEVELS)} (default: info)",
+    )
+
+    check = sub.add_parser("check", help="check Prosody, claude, work.basePath and ports")
+    check.add_argument("--config", type=Path, metavar="PATH", help=config_help)
+
+    prosody = sub.add_parser(
+        "prosody-config", help="print the Component block to add to prosody.cfg.lua"
+    )
+    prosody.add_argument("--config", type=Path, metavar="PATH", help=config_help)
+    return parser
+
+
+def _print_notices(loaded: LoadedConfig) -> None:
+    for notice in loaded.notices:
+        print(f"{PROG}: notice: {notice}", file=sys.stderr)
+
+
+def _cmd_run(config_path: Path | None, log_level: str) -> int:
+    setup_logging(log_level)
+    env = os.environ
+    loaded: LoadedConfig | None
+    if is_configured(config_path, env):
+        loaded = load_config(config_path, env)
+        register_secret(loaded.config.xmpp.component_secret)
+        notices = loaded.notices
+    else:
+        loaded = None  # embedded mode: the app starts a private Prosody
+        notices = check_env(env)
+    for notice in notices:
+        log.warning("%s", notice)
+    from agentchat import app  # late: keeps `check` usable while the app can't import
+
+    return app.run(loaded, log_level)
+
+
+def _cmd_check(config_path: Path | None) -> int:
+    from agentchat.diagnostics.check import format_result, run_checks
+
+    loaded = load_config(config_path, os.environ)
+    _print_notices(loaded)
+    source = str(loaded.config_file) if loaded.config_file else None
+    results = asyncio.run(run_checks(loaded.config, config_source=source))
+    for result in results:
+        print(format_result(result))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _cmd_prosody_config(config_path: Path | None) -> int:
+    loaded = load_config(config_path, os.environ)
+    _print_notices(loaded)
+    from agentchat.prosody.config_text import render_component_block
+
+    xmpp = loaded.config.xmpp
+    text = render_component_block(xmpp.component_domain, xmpp.component_secret, xmpp.port)
+    print(text.rstrip("\n"))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 1 check failed, 2 config/usage error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _cmd_run(args.config, args.log_level)
+        if args.command == "check":
+            return _cmd_check(args.config)
+        return _cmd_prosody_config(args.config)
+    except ConfigError as exc:
+        print(f"{PROG}: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,315 @@
+"""``agentchat check``: verify each external dependency and say precisely what is wrong.
+
+Each check returns a ``CheckResult`` instead of raising, so one failure doesn't hide the
+others. The XEP-0114 handshake is done by hand (asyncio streams + a pull parser) because it
+is a few lines and lets us map each Prosody stream error to an actionable message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import shutil
+import socket
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+from xml.sax.saxutils import quoteattr
+
+import attrs
+
+from agentchat.config.model import Config
+from agentchat.workspace import WorkspaceError, list_repos
+
+MIN_CLAUDE_VERSION = (2, 1, 0)
+STREAMS_NS = "http://etherx.jabber.org/streams"
+STREAM_ERRORS_NS = "urn:ietf:params:xml:ns:xmpp-streams"
+COMPONENT_NS = "jabber:component:accept"
+_WRONG_PORT = {"jabber:client": "client (c2s)", "jabber:server": "server-to-server (s2s)"}
+
+
+@attrs.frozen
+class CheckResult:
+    name: str
+    ok: bool
+    message: str
+
+
+def format_result(result: CheckResult) -> str:
+    """One output line: ``ok   name: message`` or ``FAIL name: message``."""
+    return f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.message}"
+
+
+# --------------------------------------------------------------------------- prosody
+
+
+class _HandshakeFailed(Exception):
+    pass
+
+
+def handshake_digest(stream_id: str, secret: str) -> str:
+    """XEP-0114: lowercase hex SHA-1 of the stream id followed by the secret."""
+    return hashlib.sha1((stream_id + secret).encode("utf-8")).hexdigest()
+
+
+def stream_header(component_domain: str) -> bytes:
+    return (
+        "<?xml version='1.0'?>"
+        f"<stream:stream xmlns='{COMPONENT_NS}' xmlns:stream='{STREAMS_NS}'"
+        f" to={quoteattr(component_domain)}>"
+    ).encode()
+
+
+def explain_stream_error(condition: str, text: str, config: Config) -> str:
+    """Turn a stream error condition into what the user should do about it."""
+    domain = config.xmpp.component_domain
+    detail = f" ({text})" if text else ""
+    if condition == "host-unknown":
+        return (
+            f"Prosody does not know the component domain {domain}: add "
+            f'Component "{domain}" with component_secret to its config '
+            "(see `agentchat prosody-config`)" + detail
+        )
+    if condition == "not-authorized":
+        return (
+            f"Prosody rejected the component secret for {domain}: xmpp.componentSecret "
+            "must equal component_secret in Prosody's config" + detail
+        )
+    if condition == "conflict":
+        return f"component domain {domain} already connected (is agentchat already running?)"
+    return f"Prosody closed the stream with error {condition}{detail}"
+
+
+class _Stream:
+    """Reads a stream one top-level element at a time (tracks depth across calls)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+        self.parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(
+            events=("start-ns", "start", "end")
+        )
+        self.depth = 0
+        self.default_ns: str | None = None  # the stream's xmlns: tells which port we hit
+
+    async def next(self, timeout: float) -> tuple[str, ET.Element]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            # Items are (event, Element), or (event, (prefix, uri)) for start-ns.
+            events = cast("Iterator[tuple[str, Any]]", self.parser.read_events())
+            for event, item in events:
+                if event == "start-ns":
+                    prefix, uri = item
+                    if self.depth == 0 and prefix == "":
+                        self.default_ns = uri
+                elif event == "start":
+                    self.depth += 1
+                    if self.depth == 1:
+                        return "header", item
+                elif event == "end":
+                    self.depth -= 1
+                    if self.depth == 1:
+                        return "child", item
+                    if self.depth == 0:
+                        raise _HandshakeFailed("Prosody closed the stream without a reason")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError
+            data = await asyncio.wait_for(self.reader.read(4096), remaining)
+            if not data:
+                raise _HandshakeFailed("Prosody closed the connection without a reason")
+            try:
+                self.parser.feed(data)
+            except ET.ParseError as exc:
+                raise _HandshakeFailed(f"Prosody sent invalid XML: {exc}") from None
+
+
+def _stream_error(elem: ET.Element) -> tuple[str, str]:
+    condition, text = "undefined-condition", ""
+    for child in elem:
+        ns, _, local = child.tag.partition("}")
+        if ns.lstrip("{") == STREAM_ERRORS_NS:
+            if local == "text":
+                text = (child.text or "").strip()
+            else:
+                condition = local
+    return condition, text
+
+
+async def check_prosody(config: Config, timeout: float = 5.0) -> CheckResult:
+    """Connect to the component port and perform the XEP-0114 handshake, then leave."""
+    name = "prosody"
+    host, port, domain = config.xmpp.host, config.xmpp.port, config.xmpp.component_domain
+    where = f"{host}:{port}"
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except TimeoutError:
+        return CheckResult(name, False, f"cannot reach component port {where}: timed out")
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return CheckResult(
+            name, False,
+            f"cannot reach component port {where}: {reason} (is Prosody running with "
+            "component_ports including this port?)",
+        )
+    stream = _Stream(reader)
+    try:
+        writer.write(stream_header(domain))
+        await writer.drain()
+        kind, elem = await stream.next(timeout)
+        if kind != "header" or elem.tag != f"{{{STREAMS_NS}}}stream":
+            return CheckResult(name, False, f"{where} did not answer with an XMPP stream")
+        if stream.default_ns in _WRONG_PORT:
+            return CheckResult(name, False, f"{where} is Prosody's {_WRONG_PORT[stream.default_ns]}"
+                               " port, not its component port (component_ports, usually 5347)")
+        stream_id = elem.get("id") or ""
+        if not stream_id:
+            # Prosody answers an unknown domain with an empty id and then a stream error.
+            kind, elem = await stream.next(timeout)
+            if elem.tag == f"{{{STREAMS_NS}}}error":
+                return CheckResult(name, False, explain_stream_error(*_stream_error(elem), config))
+            return CheckResult(name, False, f"{where}: stream header without an id")
+        writer.write(f"<handshake>{handshake_digest(stream_id, config.xmpp.component_secret)}"
+                     "</handshake>".encode())
+        await writer.drain()
+        kind, elem = await stream.next(timeout)
+        if elem.tag == f"{{{COMPONENT_NS}}}handshake":
+            return CheckResult(name, True, f"component handshake accepted for {domain}")
+        if elem.tag == f"{{{STREAMS_NS}}}error":
+            return CheckResult(name, False, explain_stream_error(*_stream_error(elem), config))
+        return CheckResult(name, False, f"unexpected answer to the handshake: <{elem.tag}>")
+    except TimeoutError:
+        return CheckResult(name, False, f"{where} accepted the connection but did not answer "
+                           "(is this Prosody's component port?)")
+    except _HandshakeFailed as exc:
+        return CheckResult(name, False, f"{where}: {exc}")
+    except OSError as exc:
+        return CheckResult(name, False, f"{where}: connection failed: {exc.strerror or exc}")
+    finally:
+        await _close(writer, reader)
+
+
+async def _close(writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> None:
+    """Close our stream and wait for Prosody's close, so the component slot is free again
+    when the check returns (an ``agentchat run`` right after must not get ``conflict``)."""
+    with contextlib.suppress(OSError, TimeoutError):
+        if not writer.is_closing():
+            writer.write(b"</stream:stream>")
+            await writer.drain()
+            async with asyncio.timeout(2):
+                while await reader.read(4096):
+                    pass
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):
+        await asyncio.wait_for(writer.wait_closed(), 2)
+
+
+# --------------------------------------------------------------------------- claude
+
+_VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+def parse_claude_version(output: str) -> tuple[int, int, int] | None:
+    """``2.1.331 (Claude Code)`` → (2, 1, 331); None if no version number is found."""
+    m = _VERSION_RE.search(output)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def _dotted(v: tuple[int, ...]) -> str:
+    return ".".join(map(str, v))
+
+
+async def check_claude(config: Config, timeout: float = 30.0) -> CheckResult:
+    """Run ``<claudePath> --version`` and require at least ``MIN_CLAUDE_VERSION``."""
+    name = "claude"
+    claude = config.agents.claude_path
+    resolved = shutil.which(claude) if os.sep not in claude else claude
+    hint = "set agents.claudePath or CLAUDE_PATH"
+    if resolved is None or not Path(resolved).exists():
+        return CheckResult(name, False, f"claude binary not found: {claude} ({hint})")
+    env = {**os.environ, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            resolved, "--version", stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        )
+    except OSError as exc:
+        return CheckResult(name, False, f"cannot run {resolved}: {exc.strerror or exc} ({hint})")
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return CheckResult(name, False, f"{resolved} --version did not finish in {timeout:g}s")
+    text = out.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        first = (err.decode(errors="replace").strip() or text).splitlines()[:1]
+        why = f": {first[0]}" if first else ""
+        return CheckResult(name, False,
+                           f"{resolved} --version exited with {proc.returncode}{why}")
+    version = parse_claude_version(text)
+    if version is None:
+        shown = text.splitlines()[0][:80] if text else "(nothing)"
+        return CheckResult(name, False,
+                           f"cannot parse a version from {resolved} --version: {shown}")
+    if version < MIN_CLAUDE_VERSION:
+        return CheckResult(name, False, f"claude {_dotted(version)} at {resolved} is too old; "
+                           f"agentchat needs >= {_dotted(MIN_CLAUDE_VERSION)}")
+    return CheckResult(name, True, f"claude {_dotted(version)} at {resolved}")
+
+
+# --------------------------------------------------------------------------- work, mcp
+
+
+def check_work(config: Config) -> CheckResult:
+    name = "work"
+    base = config.work.base_path
+    if not base.exists():
+        return CheckResult(name, False, f"work.basePath does not exist: {base}")
+    if not base.is_dir():
+        return CheckResult(name, False, f"work.basePath is not a directory: {base}")
+    if not os.access(base, os.R_OK | os.X_OK):
+        return CheckResult(name, False, f"work.basePath is not readable: {base}")
+    try:
+        count = len(list_repos(base))  # the same listing the manager's `repos` shows
+    except WorkspaceError as exc:
+        return CheckResult(name, False, str(exc))
+    if count == 0:
+        return CheckResult(name, True, f"{base} has no repositories (subdirectories) yet")
+    plural = "repository" if count == 1 else "repositories"
+    return CheckResult(name, True, f"{base} has {count} {plural}")
+
+
+def check_mcp_port(config: Config) -> CheckResult:
+    """The MCP server binds 127.0.0.1:mcp.port; see whether we could bind it now."""
+    name = "mcp"
+    port = config.mcp.port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return CheckResult(name, False, f"port {port} on 127.0.0.1 is taken "
+                                   "(is agentchat already running? set mcp.port or MCP_PORT)")
+            return CheckResult(name, False,
+                               f"cannot bind 127.0.0.1:{port}: {exc.strerror or exc}")
+    return CheckResult(name, True, f"port {port} on 127.0.0.1 is free")
+
+
+async def run_checks(
+    config: Config, *, config_source: str | None = None, timeout: float = 5.0
+) -> list[CheckResult]:
+    """All checks, in a fixed order; the config itself was validated by loading it."""
+    where = config_source or "defaults and environment"
+    results = [CheckResult("config", True, f"valid ({where})")]
+    prosody, claude = await asyncio.gather(
+        check_prosody(config, timeout), check_claude(config)
+    )
+    results += [prosody, claude, check_work(config), check_mcp_port(config)]
+    return results
