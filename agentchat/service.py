@@ -198,7 +198,7 @@ class Service:
 
     def _refresh_manager_presence(self) -> None:
         for user in self.known_users():
-            self.component.announce(self._manager_contact(""), user)
+            self.component.announce(self._manager_contact(self.config.manager.username), user)
 
     # ------------------------------------------------------------------ Directory
 

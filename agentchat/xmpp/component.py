@@ -12,6 +12,7 @@ import asyncio
 import collections
 import logging
 import uuid
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import slixmpp
@@ -58,6 +59,7 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
         self._inboxes: dict[str, asyncio.Queue[tuple[Contact, str, Message]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._reconnect_delay = 0.5
+        self._last_presence: dict[tuple[str, str], PresenceInfo] = {}
         # We answer subscriptions and probes ourselves: slixmpp's in-memory roster would
         # answer with "unsubscribed" after every restart.
         self.auto_authorize = None
@@ -87,13 +89,13 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("disconnected", self._on_disconnected)
         self.add_event_handler("connection_failed", self._on_disconnected)
-        for plugin in ("xep_0030", "xep_0085", "xep_0172", "xep_0184", "xep_0199",
+        for plugin in ("xep_0030", "xep_0085", "xep_0184", "xep_0199",
                        "xep_0308", "xep_0444"):
             self.register_plugin(plugin)
-        self["xep_0184"].auto_ack = False
-        self["xep_0184"].auto_request = False
-        self["xep_0030"].api.register(self._disco_info, "get_info")
-        self["xep_0030"].api.register(self._disco_items, "get_items")
+        self.plugin["xep_0184"].auto_ack = False
+        self.plugin["xep_0184"].auto_request = False
+        self.plugin["xep_0030"].api.register(self._disco_info, "get_info")
+        self.plugin["xep_0030"].api.register(self._disco_items, "get_items")
 
     # ------------------------------------------------------------------ JIDs
 
@@ -183,11 +185,18 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
         self, local: str, to: str, *, show: Show | None, status: str | None,
         available: bool = True,
     ) -> None:
-        self._emit(self._presence_stanza(local, to, PresenceInfo(available, show, status)))
+        info = PresenceInfo(available, show, status)
+        if self._last_presence.get((local, to)) == info:
+            return  # unchanged: don't make every client redraw the roster
+        self._send_presence(local, to, info)
+
+    def _send_presence(self, local: str, to: str, info: PresenceInfo) -> None:
+        self._last_presence[(local, to)] = info
+        self._emit(self._presence_stanza(local, to, info))
 
     def subscribe(self, local: str, to: str, nick: str) -> None:
         pres = self.make_presence(pto=to, pfrom=self.jid_of(local), ptype="subscribe")
-        pres["nick"]["nick"] = nick
+        _add_nick(pres, nick)
         self._emit(pres)
 
     def chat_state(self, from_local: str, to: str, state: ChatState) -> None:
@@ -203,13 +212,12 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
                                   pshow=info.show, pstatus=info.status)
         contact = self.directory.lookup(local)
         if contact is not None:
-            pres["nick"]["nick"] = contact.nick
+            _add_nick(pres, contact.nick)
         return pres
 
     def announce(self, contact: Contact, to: str) -> None:
         """Send ``to`` the current presence of ``contact``."""
-        info = self.directory.presence_for(contact, to)
-        self._emit(self._presence_stanza(contact.local, to, info))
+        self._send_presence(contact.local, to, self.directory.presence_for(contact, to))
 
     # ------------------------------------------------------------------ inbound
 
@@ -306,14 +314,20 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
             contact = self.directory.lookup(jid.local.lower())
         if contact is None:
             raise XMPPError("item-not-found")
-        info = self["xep_0030"].stanza.DiscoInfo()
+        info = self.plugin["xep_0030"].stanza.DiscoInfo()
         info.add_identity("client", "bot", name=contact.nick)
         for feature in FEATURES:
             info.add_feature(feature)
         return info
 
     async def _disco_items(self, jid: Any, node: Any, ifrom: Any, data: Any) -> Any:
-        return self["xep_0030"].stanza.DiscoItems()
+        return self.plugin["xep_0030"].stanza.DiscoItems()
+
+
+def _add_nick(stanza: Any, nick: str) -> None:
+    """XEP-0172 nick, so clients show ``swift-fox`` rather than the JID when asked to add it."""
+    element = ET.SubElement(stanza.xml, "{http://jabber.org/protocol/nick}nick")
+    element.text = nick
 
 
 __all__ = ["AgentComponent", "Iq"]

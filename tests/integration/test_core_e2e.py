@@ -1,0 +1,226 @@
+"""The seed's behaviour end to end: a real XMPP client, the real Prosody, the real Claude CLI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agentchat.prosody.embedded import EmbeddedProsody
+from agentchat.service import Service
+from tests.support import scripted_api as sa
+from tests.support.service_harness import running_service
+from tests.support.xmpp_client import ChatClient, ClientPool, UserAccount, jid_matches
+
+MANAGER = "manager@agents.example.com"
+CREATED = re.compile(r"^Agent ([a-z]+-[a-z]+) created\. Chat at \1@agents\.example\.com$")
+
+pytestmark = pytest.mark.usefixtures("component_free")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[sa.ScriptedAnthropic]:
+    async with sa.ScriptedAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+async def service(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic
+) -> AsyncIterator[Service]:
+    async with running_service(prosody, tmp_path, api) as svc:
+        yield svc
+
+
+async def turn_ended(client: ChatClient, agent: str) -> None:
+    """The agent's XEP-0085 ``active`` state: its turn is over and it takes the next message."""
+    await client.next_stanza(
+        "other",
+        lambda m: jid_matches(m["from"], agent)
+        and m.xml.find("{http://jabber.org/protocol/chatstates}active") is not None,
+        what=f"chat state 'active' from {agent}",
+    )
+
+
+async def reply(client: ChatClient, agent: str, contains: str | re.Pattern[str]) -> str:
+    """The agent's next message (which must contain ``contains``) and the end of its turn."""
+    msg = await client.expect(agent, contains)
+    await turn_ended(client, agent)
+    return str(msg["body"])
+
+
+async def create_agent(client: ChatClient, task: str, repo_choice: str = "2") -> str:
+    """Walk the manager's creation flow; returns the agent's bare JID."""
+    client.send(MANAGER, "new")
+    await client.expect(MANAGER, "What type of agent? [1] Claude Code")
+    client.send(MANAGER, "1")
+    await client.expect(MANAGER, "Available repos: [1] another-repo [2] my-project")
+    client.send(MANAGER, repo_choice)
+    await client.expect(MANAGER, "What's the initial task for the agent?")
+    client.send(MANAGER, task)
+    created = await client.expect(MANAGER, CREATED)
+    match = CREATED.match(created["body"])
+    assert match is not None
+    return f"{match.group(1)}@agents.example.com"
+
+
+async def test_seed_transcript(
+    service: Service, api: sa.ScriptedAnthropic, make_user, connect_client: ClientPool
+) -> None:
+    user: UserAccount = make_user()
+    client = await connect_client(user)
+    api.push(sa.text("I'll look at the login bug in src/auth.ts."))
+    agent = await create_agent(client, "Fix the login bug in src/auth.ts")
+
+    subscribe = await client.next_presence(agent, "subscribe")
+    nick = subscribe.xml.find("{http://jabber.org/protocol/nick}nick")
+    assert nick is not None and nick.text == agent.split("@")[0]
+    await reply(client, agent, "I'll look at the login bug in src/auth.ts.")
+    assert api.last_user_text() == "Fix the login bug in src/auth.ts"
+    assert "my-project" in str(api.requests[-1])  # the CLI runs in the chosen repository
+
+    api.push(sa.text("Here is the current auth implementation: …"))
+    client.send(agent, "Can you show me the current auth implementation?")
+    await reply(client, agent, "Here is the current auth implementation")
+    assert api.last_user_text() == "Can you show me the current auth implementation?"
+
+
+async def test_list_status_kill(
+    service: Service, make_user, connect_client: ClientPool
+) -> None:
+    client = await connect_client(make_user())
+    client.send(MANAGER, "list")
+    await client.expect(MANAGER, "You have no agents.")
+    agent = await create_agent(client, "Say hi", repo_choice="1")
+    name = agent.split("@")[0]
+    await reply(client, agent, "echo: Say hi")
+    client.send(MANAGER, "list")
+    listing = await client.expect(MANAGER, "Your agents:")
+    assert name in listing["body"]
+    client.send(MANAGER, f"status {name}")
+    status = await client.expect(MANAGER, f"{name}: ")
+    assert "Repository: another-repo" in status["body"] and "Turns: 1" in status["body"]
+    client.send(MANAGER, "status nobody-here")
+    await client.expect(MANAGER, f"No agent named 'nobody-here'. Your agents: {name}.")
+    client.send(MANAGER, f"kill {name}")
+    await client.expect(MANAGER, f"Killed {name}.")
+    await client.expect(agent, "was killed from the manager")
+    gone = await client.next_presence(agent, "unavailable")
+    assert gone["type"] == "unavailable"
+    client.send(MANAGER, "list")
+    await client.expect(MANAGER, "You have no agents.")
+    client.send(MANAGER, "kill")
+    await client.expect(MANAGER, "Usage: kill <agent-name>")
+    client.send(MANAGER, "frobnicate now")
+    await client.expect(MANAGER, "Unknown command 'frobnicate'. Send 'help' for the commands.")
+    client.send(MANAGER, "repos")
+    await client.expect(MANAGER, re.compile(r"\[1\] another-repo\n\[2\] my-project$"))
+
+
+async def test_quit_and_agent_commands(
+    service: Service, make_user, connect_client: ClientPool
+) -> None:
+    client = await connect_client(make_user())
+    agent = await create_agent(client, "hello")
+    await reply(client, agent, "echo: hello")
+    client.send(agent, "help")
+    await client.expect(agent, "quit (or exit)")
+    client.send(agent, "quit")
+    await client.expect(agent, "Shutting down")
+    assert not service.agents[agent.split("@")[0]].live
+    client.send(agent, "are you there?")
+    await client.expect(agent, "has ended")
+
+
+async def test_two_agents_at_once(
+    service: Service, api: sa.ScriptedAnthropic, make_user, connect_client: ClientPool
+) -> None:
+    client = await connect_client(make_user())
+    one = await create_agent(client, "task one", repo_choice="1")
+    await reply(client, one, "echo: task one")
+    two = await create_agent(client, "task two", repo_choice="2")
+    await reply(client, two, "echo: task two")
+    assert one != two
+    client.send(one, "to one")
+    client.send(two, "to two")
+    await reply(client, one, "echo: to one")
+    await reply(client, two, "echo: to two")
+    assert {a.name for a in service.agents.values() if a.live} == {
+        one.split("@")[0], two.split("@")[0]}
+
+
+async def test_max_concurrent_refusal(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
+    connect_client: ClientPool,
+) -> None:
+    async with running_service(prosody, tmp_path, api, {"AGENTS_MAX_CONCURRENT": "1"}):
+        client = await connect_client(make_user())
+        agent = await create_agent(client, "first")
+        await reply(client, agent, "echo: first")
+        client.send(MANAGER, "new")
+        await client.expect(
+            MANAGER,
+            "Cannot create an agent now: 1 agents are already running "
+            "(agents.maxConcurrent = 1). Quit or kill one first ('list' shows them).",
+        )
+
+
+async def test_idle_timeout_then_resume_continues_the_conversation(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
+    connect_client: ClientPool,
+) -> None:
+    async with running_service(prosody, tmp_path, api, {"AGENTS_IDLE_TIMEOUT": "1500"}) as svc:
+        client = await connect_client(make_user())
+        agent = await create_agent(client, "remember the word banana")
+        await reply(client, agent, "echo: remember the word banana")
+        idle = await client.next_presence(agent, "xa")
+        assert idle["status"] == "idle – send a message to resume"
+        name = agent.split("@")[0]
+        assert not svc.agents[name].live
+        client.send(agent, "what was the word?")
+        await reply(client, agent, "echo: what was the word?")
+        texts = api.all_user_texts()
+        assert "remember the word banana" in texts and "what was the word?" in texts
+
+
+async def test_stranger_refused_and_agent_deaf_to_non_owner(
+    service: Service, make_user, connect_client: ClientPool, prosody: EmbeddedProsody
+) -> None:
+    owner = await connect_client(make_user())
+    agent = await create_agent(owner, "hi")
+    await reply(owner, agent, "echo: hi")
+
+    other = await connect_client(make_user())
+    other.send(agent, "do something for me")
+    error = await other.next_error(agent, "forbidden")
+    assert error["error"]["type"] == "auth"
+    assert "only talks to its owner" in error["error"]["text"]
+    # the owner still gets answers, and nothing the other user sent reached the agent
+    owner.send(agent, "still there?")
+    await reply(owner, agent, "echo: still there?")
+
+
+async def test_unknown_jid_and_foreign_server(
+    service: Service, make_user, connect_client: ClientPool
+) -> None:
+    client = await connect_client(make_user())
+    client.send("no-such-agent@agents.example.com", "hello?")
+    error = await client.next_error("no-such-agent@agents.example.com", "item-not-found")
+    assert "no agent called no-such-agent" in error["error"]["text"]
+
+
+async def test_manager_refuses_users_not_allowed(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
+    connect_client: ClientPool,
+) -> None:
+    allowed, stranger = make_user(), make_user()
+    async with running_service(prosody, tmp_path, api, {"ALLOWED_JIDS": allowed.jid}):
+        intruder = await connect_client(stranger)
+        intruder.send(MANAGER, "new")
+        error = await intruder.next_error(MANAGER, "forbidden")
+        assert error["error"]["type"] == "auth"
+        friend = await connect_client(allowed)
+        friend.send(MANAGER, "help")
+        await friend.expect(MANAGER, "Commands:")

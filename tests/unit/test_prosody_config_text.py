@@ -1,0 +1,81 @@
+"""The Prosody config text: the operator's Component block and the private server's config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentchat.prosody.config_text import (
+    ProsodySettings,
+    lua_string,
+    render_component_block,
+    render_prosody_config,
+)
+
+SETTINGS = ProsodySettings(
+    domain="example.com",
+    component_domain="agents.example.com",
+    component_secret="s3cret",
+    c2s_port=15222,
+    component_port=15347,
+)
+
+
+def _config(as_root: bool) -> str:
+    return render_prosody_config(
+        SETTINGS, Path("/srv/p/data"), Path("/srv/p/prosody.pid"), as_root=as_root
+    )
+
+
+def test_component_block_names_domain_secret_and_port() -> None:
+    block = render_component_block("agents.chat.example.org", "t0p", 5347)
+    assert 'Component "agents.chat.example.org"' in block
+    assert 'component_secret = "t0p"' in block
+    assert "component_ports = { 5347 }" in block
+    assert 'component_interfaces = { "127.0.0.1" }' in block
+    # The port options are global: they must come before the Component section opens.
+    assert block.index("component_ports") < block.index('Component "')
+    # Everything that is not an option is a Lua comment, so it can be pasted as is.
+    for line in block.splitlines():
+        stripped = line.strip()
+        assert (
+            not stripped
+            or stripped.startswith("--")
+            or stripped.startswith(("component_", "Component "))
+        ), line
+
+
+def test_secret_is_quoted_for_lua() -> None:
+    assert lua_string('a"b\\c\nd') == '"a\\"b\\\\c\\010d"'
+    block = render_component_block("agents.x", 'q"uote', 1)
+    assert 'component_secret = "q\\"uote"' in block
+
+
+def test_config_has_hosts_ports_and_plain_c2s() -> None:
+    text = _config(as_root=False)
+    assert 'VirtualHost "example.com"' in text
+    assert 'Component "agents.example.com"' in text
+    assert 'component_secret = "s3cret"' in text
+    assert "c2s_ports = { 15222 }" in text
+    assert 'c2s_interfaces = { "127.0.0.1" }' in text
+    assert "component_ports = { 15347 }" in text
+    assert 'component_interfaces = { "127.0.0.1" }' in text
+    assert "s2s_ports = { }" in text
+    assert "http_ports = { }" in text
+    assert "c2s_require_encryption = false" in text
+    assert "allow_unencrypted_plain_auth = true" in text
+    assert 'authentication = "internal_hashed"' in text
+    assert 'data_path = "/srv/p/data"' in text
+    assert 'pidfile = "/srv/p/prosody.pid"' in text
+    for module in ("roster", "saslauth", "carbons", "offline", "ping", "disco"):
+        assert f'"{module}";' in text
+    # Global options first: nothing may follow the Component's own option.
+    assert text.rstrip().endswith('component_secret = "s3cret"')
+
+
+def test_root_variant_allows_root_and_keeps_posix() -> None:
+    assert "run_as_root" not in _config(as_root=False)
+    root = _config(as_root=True)
+    assert "run_as_root = true" in root
+    # run_as_root instead of disabling mod_posix: SIGTERM stays a clean shutdown.
+    assert '"posix"' not in root
+    assert root.index("run_as_root") < root.index("VirtualHost")
