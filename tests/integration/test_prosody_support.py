@@ -160,6 +160,16 @@ async def test_presence_is_observable(
     await bob.next_presence(alice_user.jid, "subscribe")
 
 
+async def test_wrong_password_fails_fast(
+    prosody: EmbeddedProsody, make_user: Callable[[], UserAccount]
+) -> None:
+    user = make_user()
+    with pytest.raises(AssertionError, match="authentication failed"):
+        await ChatClient.connect(
+            user.jid, "wrong", prosody.c2s_host, prosody.settings.c2s_port, timeout=10
+        )
+
+
 def test_register_rejects_bad_user_names(prosody: EmbeddedProsody) -> None:
     with pytest.raises(ProsodyError, match="invalid in a Jabber ID"):
         prosody.register("bad user", "pw")

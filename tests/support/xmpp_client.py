@@ -188,6 +188,7 @@ class ChatClient:
         if result != "ok":
             xmpp.cancel_connection_attempt()
             xmpp.abort()
+            await stop_send_task(xmpp)
             raise AssertionError(f"{jid} could not log in to {host}:{port}: {result} {failures}")
         client._session_started = True
         await xmpp.get_roster(timeout=timeout)
