@@ -10,7 +10,8 @@ from agentchat.manager.flow import CreateRequest, CreationFlow, advance, type_qu
 
 
 class AgentView(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def status_text(self) -> str: ...
 

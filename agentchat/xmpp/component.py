@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import uuid
 import xml.etree.ElementTree as ET
@@ -38,7 +39,7 @@ FEATURES = (
 )
 
 
-class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
+class AgentComponent(slixmpp.ComponentXMPP):
     def __init__(
         self,
         component_domain: str,
@@ -48,7 +49,7 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
         directory: Directory,
         inbound: Inbound,
     ) -> None:
-        super().__init__(component_domain, secret, host, port)
+        super().__init__(component_domain, secret, host, port)  # type: ignore[no-untyped-call]
         self.directory = directory
         self.inbound = inbound
         self.domain = component_domain
@@ -148,12 +149,15 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
         for task in self._workers.values():
             task.cancel()
         if self.online:
-            self.disconnect()
-            try:
-                await asyncio.wait_for(self.disconnected, 5)
-            except (TimeoutError, asyncio.CancelledError):
-                pass
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self.disconnect(), 5)
         self.online = False
+        # slixmpp cancels its send loop only when the object is collected
+        send_task = getattr(self, "_run_out_filters", None)
+        if send_task is not None and not send_task.done():
+            send_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await send_task
 
     def _emit(self, stanza: Any) -> None:
         if self.online:
@@ -227,7 +231,7 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
         contact = self.directory.lookup(local) if local is not None else None
         return contact, stanza["from"].bare.lower()
 
-    def _on_message_stanza(self, msg: Message) -> None:
+    def _on_message_stanza(self, msg: Any) -> None:
         mtype = msg["type"]
         if mtype == "error":
             log.info("error message from %s: %s", msg["from"], msg["error"]["condition"])
@@ -277,7 +281,7 @@ class AgentComponent(slixmpp.ComponentXMPP):  # type: ignore[misc]
                                   "agentchat hit an internal error; the message was not handled.")
 
     def _error_reply(self, stanza: Any, etype: str, condition: str, text: str) -> None:
-        reply = stanza.reply(clear=False) if isinstance(stanza, Message) else stanza.reply()
+        reply = stanza.reply(clear=False)
         reply["type"] = "error"
         reply["error"]["type"] = etype
         reply["error"]["condition"] = condition

@@ -42,7 +42,8 @@ def test_flow_type_repo_task() -> None:
     assert reply.text == "What's the initial task for the agent?"
     reply = advance(flow, "Fix the login bug in src/auth.ts")
     assert reply.finished
-    assert reply.done == CreateRequest(AGENT_TYPES[0][0], "beta", "Fix the login bug in src/auth.ts")
+    task = "Fix the login bug in src/auth.ts"
+    assert reply.done == CreateRequest(AGENT_TYPES[0][0], "beta", task)
 
 
 def test_flow_accepts_names_and_rejects_out_of_range() -> None:

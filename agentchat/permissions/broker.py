@@ -1,0 +1,488 @@
+"""Pending permission requests: from the MCP tool call to the owner's answer (no XMPP here).
+
+The MCP tool awaits `PermissionBroker.request`; the chat side implements `PermissionSink` to show
+prompts and corrections, and feeds the owner's replies to `answer` / `answer_by_reaction`.
+Everything runs on one asyncio loop; a request is a future resolved exactly once (by the owner,
+a rule, the timeout, cancellation or agent shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from .answers import (
+    Allow,
+    AllowAlways,
+    Ambiguous,
+    Answered,
+    Choice,
+    Deny,
+    Invalid,
+    NotAnAnswer,
+    Skipped,
+    parse_answer,
+    reaction_verb,
+    resolve_question,
+)
+from .audit import AuditLog
+from .model import AlwaysRule, Decision, PermissionRequest, kind_for
+from .prompt_text import summary
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 300.0
+CLOSED_MEMORY = 50
+UNAUTHORIZED = "unauthorized"
+
+
+class PermissionSink(Protocol):
+    """The chat side: shows prompts to the owner and corrects them once decided."""
+
+    async def prompt(self, req: PermissionRequest) -> None:
+        """Send the prompt (see prompt_text.format_prompt) to the agent's owner."""
+
+    async def resolved(self, req: PermissionRequest, decision: Decision) -> None:
+        """Correct the prompt (format_outcome) / tell the owner it expired or was cancelled."""
+
+
+@attrs.define(eq=False)
+class _Pending:
+    req: PermissionRequest
+    future: asyncio.Future[Decision]
+
+
+@attrs.define(eq=False)
+class _Agent:
+    name: str
+    owner: str
+    secret: str
+    cwd: Path | None
+    pending: dict[str, _Pending] = attrs.field(factory=dict)
+    closed: OrderedDict[str, str] = attrs.field(factory=OrderedDict)  # id -> "allowed"...
+
+
+def bare_jid(jid: str) -> str:
+    return jid.split("/", 1)[0].strip().lower()
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60:
+        minutes = round(seconds / 60, 1)
+        return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} second{'s' if seconds != 1 else ''}"
+
+
+def _closed_word(decision: Decision) -> str:
+    if decision.answered_by == "timeout":
+        return "expired"
+    if decision.answered_by in ("shutdown", "cancelled"):
+        return "cancelled"
+    return "answered (allowed)" if decision.allowed else "answered (denied)"
+
+
+class PermissionBroker:
+    """Book-keeping of agents (by secret), pending requests, always-rules and recent outcomes."""
+
+    def __init__(
+        self,
+        sink: PermissionSink | None = None,
+        *,
+        permission_timeout_s: float = DEFAULT_TIMEOUT_S,
+        audit: AuditLog | None = None,
+        on_rules_changed: Callable[[str, list[AlwaysRule]], None] | None = None,
+        closed_memory: int = CLOSED_MEMORY,
+        id_factory: Callable[[], str] | None = None,
+    ) -> None:
+        self.sink = sink
+        self.permission_timeout_s = permission_timeout_s
+        self.audit = audit
+        self.on_rules_changed = on_rules_changed
+        self._closed_memory = closed_memory
+        self._id_factory = id_factory or (lambda: secrets.token_hex(2))
+        self._agents: dict[str, _Agent] = {}
+        self._rules: dict[str, list[AlwaysRule]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- agents -------------------------------------------------------------------------------
+
+    def register_agent(self, name: str, owner: str, secret: str, cwd: Path | None = None) -> None:
+        """Make `secret` valid for `name`; re-registering keeps pending requests and rules."""
+        if not secret:
+            raise ValueError("an agent secret must not be empty")
+        agent = self._agents.get(name)
+        if agent is None:
+            self._agents[name] = _Agent(name, bare_jid(owner), secret, cwd)
+        else:
+            agent.owner, agent.secret, agent.cwd = bare_jid(owner), secret, cwd
+
+    def unregister_agent(self, name: str, *, keep_rules: bool = False) -> None:
+        """Invalidate the secret and deny what is still pending (the agent is going away)."""
+        agent = self._agents.pop(name, None)
+        if not keep_rules:
+            self._rules.pop(name, None)
+        if agent is None:
+            return
+        for p in list(agent.pending.values()):
+            self._resolve(
+                agent,
+                p,
+                Decision(
+                    "deny",
+                    message="The agent is shutting down.",
+                    answered_by="shutdown",
+                    how="shutdown",
+                ),
+            )
+
+    def agent_for_secret(self, secret: str | None) -> str | None:
+        """Constant-time comparison against every agent, so timing reveals nothing."""
+        if not secret:
+            return None
+        found: str | None = None
+        given = secret.encode()
+        for agent in self._agents.values():
+            if hmac.compare_digest(given, agent.secret.encode()):
+                found = agent.name
+        return found
+
+    # --- requests -----------------------------------------------------------------------------
+
+    async def request(
+        self,
+        secret: str | None,
+        tool_name: str,
+        input: dict[str, Any],
+        tool_use_id: str | None = None,
+    ) -> Decision:
+        """Decide one tool use: rule, owner's answer, or deny on timeout/shutdown/bad secret."""
+        name = self.agent_for_secret(secret)
+        if name is None:
+            log.warning("permission request for %s with a missing or unknown secret", tool_name)
+            if self.audit:
+                self.audit.unauthorized(tool_name, input)
+            return Decision("deny", message=UNAUTHORIZED, answered_by="auth", how="secret")
+        agent = self._agents[name]
+        req = PermissionRequest(
+            id=self._new_id(agent),
+            agent=agent.name,
+            owner=agent.owner,
+            tool_name=tool_name,
+            input=input,
+            tool_use_id=tool_use_id,
+            kind=kind_for(tool_name),
+            cwd=agent.cwd,
+        )
+        if self.audit:
+            self.audit.request(req)
+        rule = self._matching_rule(agent.name, req)
+        if rule is not None:
+            decision = Decision(
+                "allow", updated_input=input, answered_by="rule", how="rule", note=rule.describe()
+            )
+            self._audit_decision(req, decision)
+            return decision
+
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        pending = _Pending(req, future)
+        agent.pending[req.id] = pending
+        log.info("permission #%s for %s: %s", req.id, agent.name, summary(req))
+        try:
+            await self._notify_prompt(req)
+            remaining = req.created.monotonic + self.permission_timeout_s - _now()
+            if not future.done() and remaining > 0:
+                await asyncio.wait([future], timeout=remaining)
+        except asyncio.CancelledError:
+            # The MCP call went away (agent interrupted or exited): close the prompt.
+            self._resolve(
+                agent,
+                pending,
+                Decision("deny", message="Cancelled.", answered_by="cancelled", how="cancelled"),
+            )
+            raise
+        if not future.done():
+            minutes = _duration(self.permission_timeout_s)
+            self._resolve(
+                agent,
+                pending,
+                Decision(
+                    "deny",
+                    message=f"The user did not answer the permission request within {minutes}.",
+                    answered_by="timeout",
+                    how="timeout",
+                ),
+            )
+        return future.result()
+
+    def pending(self, agent: str) -> list[PermissionRequest]:
+        a = self._agents.get(agent)
+        return [p.req for p in a.pending.values()] if a else []
+
+    # --- rules --------------------------------------------------------------------------------
+
+    def rules(self, agent: str) -> list[AlwaysRule]:
+        return list(self._rules.get(agent, []))
+
+    def set_rules(self, agent: str, rules: Iterable[AlwaysRule]) -> None:
+        """Load rules (from the state layer); does not call on_rules_changed."""
+        self._rules[agent] = list(dict.fromkeys(rules))
+
+    def revoke_rule(self, agent: str, index_or_text: int | str) -> bool:
+        """Remove a rule by 1-based index (as listed) or by its text, tool name or command."""
+        rules = self._rules.get(agent, [])
+        target: AlwaysRule | None = None
+        key = index_or_text.strip() if isinstance(index_or_text, str) else index_or_text
+        if isinstance(key, int) or key.isdigit():
+            i = int(key)
+            if 1 <= i <= len(rules):
+                target = rules[i - 1]
+        else:
+            low = key.lower()
+            for rule in rules:
+                if low in (rule.describe().lower(), (rule.command or "").lower()) or (
+                    rule.command is None and low == rule.tool_name.lower()
+                ):
+                    target = rule
+                    break
+        if target is None:
+            return False
+        rules.remove(target)
+        self._rules_changed(agent)
+        return True
+
+    def _add_rule(self, agent: str, rule: AlwaysRule) -> None:
+        rules = self._rules.setdefault(agent, [])
+        if rule not in rules:
+            rules.append(rule)
+            self._rules_changed(agent)
+
+    def _rules_changed(self, agent: str) -> None:
+        if self.on_rules_changed is not None:
+            try:
+                self.on_rules_changed(agent, self.rules(agent))
+            except Exception:
+                log.exception("saving always-rules of %s failed", agent)
+
+    def _matching_rule(self, agent: str, req: PermissionRequest) -> AlwaysRule | None:
+        if req.kind != "tool":
+            return None
+        for rule in self._rules.get(agent, []):
+            if rule.matches(req.tool_name, req.input):
+                return rule
+        return None
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def answer(self, agent: str, text: str, answered_by_jid: str) -> str | None:
+        """Apply a chat reply; returns the reply to send, or None if it is not an answer."""
+        a = self._agents.get(agent)
+        if a is None:
+            return None
+        kinds = {i: p.req.kind for i, p in a.pending.items()}
+        ans = parse_answer(text, list(a.pending), kinds, a.closed.keys())
+        if isinstance(ans, NotAnAnswer):
+            return None
+        if bare_jid(answered_by_jid) != a.owner:
+            return "Only the agent's owner can answer permission prompts."
+        if isinstance(ans, Ambiguous):
+            return self._ambiguous_reply(a, ans)
+        p = a.pending.get(ans.id)
+        if p is None:
+            return self._not_pending_reply(a, ans.id)
+        jid = bare_jid(answered_by_jid)
+        if isinstance(ans, Allow):
+            return self._allow(a, p, how="yes", jid=jid)
+        if isinstance(ans, AllowAlways):
+            return self._allow_always(a, p, jid)
+        if isinstance(ans, Deny):
+            return self._deny(a, p, ans.reason, how="no" if ans.explicit else "text", jid=jid)
+        assert isinstance(ans, Choice)
+        return self._choose(a, p, ans.text, jid)
+
+    def answer_by_reaction(
+        self, agent: str, prompt_id: str, emoji: str, answered_by_jid: str | None = None
+    ) -> str | None:
+        """👍 allows, 👎 denies the prompt the reaction was attached to; others are ignored."""
+        verb = reaction_verb(emoji)
+        a = self._agents.get(agent)
+        if verb is None or a is None:
+            return None
+        if answered_by_jid is not None and bare_jid(answered_by_jid) != a.owner:
+            return None
+        key = prompt_id.lstrip("#").lower()
+        p = a.pending.get(key)
+        if p is None:
+            return self._not_pending_reply(a, key) if key in a.closed else None
+        jid = bare_jid(answered_by_jid) if answered_by_jid else a.owner
+        if verb == "deny":
+            return self._deny(a, p, None, how="reaction", jid=jid)
+        if p.req.kind == "question":
+            return f"#{p.req.id} is a question: reply with an option number."
+        return self._allow(a, p, how="reaction", jid=jid)
+
+    def _allow(self, a: _Agent, p: _Pending, *, how: str, jid: str) -> str:
+        self._resolve(a, p, Decision("allow", updated_input=p.req.input, how=how, by_jid=jid))
+        if p.req.kind == "plan":
+            return f"✅ plan approved #{p.req.id}"
+        return f"✅ allowed #{p.req.id}"
+
+    def _allow_always(self, a: _Agent, p: _Pending, jid: str) -> str:
+        rule = AlwaysRule.for_request(p.req.tool_name, p.req.input)
+        self._add_rule(a.name, rule)
+        decision = Decision(
+            "allow", updated_input=p.req.input, how="always", by_jid=jid, note=rule.describe()
+        )
+        self._resolve(a, p, decision)
+        also = []
+        for other in list(a.pending.values()):
+            if other.req.kind == "tool" and rule.matches(other.req.tool_name, other.req.input):
+                self._resolve(
+                    a,
+                    other,
+                    Decision(
+                        "allow",
+                        updated_input=other.req.input,
+                        answered_by="rule",
+                        how="rule",
+                        note=rule.describe(),
+                    ),
+                )
+                also.append(f"#{other.req.id}")
+        reply = f"✅ allowed #{p.req.id}; from now on always allowing {rule.describe()}"
+        if also:
+            reply += f" (also allowed {', '.join(also)})"
+        return reply
+
+    def _deny(self, a: _Agent, p: _Pending, reason: str | None, *, how: str, jid: str) -> str:
+        kind = p.req.kind
+        if kind == "question":
+            message, label = "The user declined to answer the question.", "❌ skipped question"
+        elif kind == "plan":
+            message, label = "The user rejected the plan; keep planning.", "❌ plan rejected"
+        else:
+            message, label = "The user denied this tool use.", "❌ denied"
+        if reason:
+            message = f"{message} They said: {reason}"
+        decision = Decision("deny", message=message, how=how, by_jid=jid, note=reason or "")
+        self._resolve(a, p, decision)
+        return f"{label} #{p.req.id}" + (f": {reason}" if reason else "")
+
+    def _choose(self, a: _Agent, p: _Pending, text: str, jid: str) -> str:
+        questions = [q for q in p.req.input.get("questions") or [] if isinstance(q, dict)]
+        result = resolve_question(questions, text)
+        if isinstance(result, Invalid):
+            return f"{result.message} (#{p.req.id} is still waiting)"
+        if isinstance(result, Skipped):
+            return self._deny(a, p, result.reason, how="text", jid=jid)
+        assert isinstance(result, Answered)
+        note = "; ".join(f"{q} → {ans}" for q, ans in result.answers.items())
+        updated = {**p.req.input, "answers": result.answers}
+        self._resolve(
+            a, p, Decision("allow", updated_input=updated, how="choice", by_jid=jid, note=note)
+        )
+        return f"✅ answered #{p.req.id}: {note}"
+
+    def _ambiguous_reply(self, a: _Agent, ans: Ambiguous) -> str:
+        if ans.id is not None:
+            if ans.id not in a.pending:
+                return self._not_pending_reply(a, ans.id)
+            if a.pending[ans.id].req.kind == "question":
+                return f"Reply '{ans.id} <option number>' or '{ans.id} no'."
+            return f"Reply '{ans.id} yes', '{ans.id} no' or '{ans.id} always'."
+        words = {"allow": "yes", "always": "always", "deny": "no"}
+        word = words.get(ans.verb or "", "no, <reason>")
+        listing = ", ".join(f"#{p.req.id} {summary(p.req, 40)}" for p in a.pending.values())
+        return f"Which one? Pending: {listing} — reply '<id> {word}'"
+
+    def _not_pending_reply(self, a: _Agent, pid: str) -> str:
+        if pid in a.closed:
+            return f"Too late: #{pid} already {a.closed[pid]}."
+        if a.pending:
+            ids = ", ".join(f"#{i}" for i in a.pending)
+            return f"No pending permission #{pid}. Pending: {ids}"
+        return f"No pending permission #{pid}."
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _new_id(self, agent: _Agent) -> str:
+        taken = {i for a in self._agents.values() for i in a.pending} | set(agent.closed)
+        for _ in range(1000):
+            candidate = self._id_factory().lower()
+            if candidate not in taken:
+                return candidate
+        raise RuntimeError("cannot find a free permission id")
+
+    def _resolve(self, agent: _Agent, p: _Pending, decision: Decision) -> bool:
+        """Settle a request exactly once: future, book-keeping, audit, sink correction."""
+        if p.future.done():
+            return False
+        agent.pending.pop(p.req.id, None)
+        p.future.set_result(decision)
+        agent.closed[p.req.id] = _closed_word(decision)
+        while len(agent.closed) > self._closed_memory:
+            agent.closed.popitem(last=False)
+        self._audit_decision(p.req, decision)
+        log.info(
+            "permission #%s for %s: %s by %s",
+            p.req.id,
+            agent.name,
+            decision.behavior,
+            decision.answered_by,
+        )
+        self._spawn(self._notify_resolved(p.req, decision))
+        return True
+
+    def _audit_decision(self, req: PermissionRequest, decision: Decision) -> None:
+        if self.audit:
+            latency = int((_now() - req.created.monotonic) * 1000)
+            self.audit.decision(req, decision, latency)
+
+    async def _notify_prompt(self, req: PermissionRequest) -> None:
+        if self.sink is None:
+            log.warning("no permission sink: #%s cannot be shown to %s", req.id, req.owner)
+            return
+        try:
+            await self.sink.prompt(req)
+        except Exception:
+            log.exception("sending permission prompt #%s failed; it keeps waiting", req.id)
+
+    async def _notify_resolved(self, req: PermissionRequest, decision: Decision) -> None:
+        if self.sink is None:
+            return
+        try:
+            await self.sink.resolved(req, decision)
+        except Exception:
+            log.exception("updating permission prompt #%s failed", req.id)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        except RuntimeError:  # no loop (called from sync code after shutdown)
+            coro.close()
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for outstanding sink notifications (tests, orderly shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Deny everything still pending (service shutdown) and flush sink notifications."""
+        for name in list(self._agents):
+            self.unregister_agent(name, keep_rules=True)
+        await self.drain()
+
+
+def _now() -> float:
+    return time.monotonic()

@@ -1,0 +1,243 @@
+"""The loopback HTTP MCP server that Claude Code calls via `--permission-prompt-tool`.
+
+Every agent gets its own MCP config file naming this server with a per-agent secret header; the
+tool maps that secret to the agent and asks the broker. The secret travels in a custom header
+(not `Authorization`) so the CLI never mistakes the server for an OAuth-protected one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Coroutine, Generator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import uvicorn
+from mcp.server.mcpserver import Context, MCPServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from .broker import PermissionBroker
+from .model import Decision
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "agentchat"
+TOOL_NAME = "permission_prompt"
+PERMISSION_TOOL = f"mcp__{SERVER_NAME}__{TOOL_NAME}"
+SECRET_HEADER = "X-Agentchat-Secret"
+HOST = "127.0.0.1"
+DEFAULT_PERMISSION_TIMEOUT_S = 300.0
+TIMEOUT_MARGIN_S = 60.0
+
+_TOOL_DESCRIPTION = (
+    "Asks the agent's owner over chat whether a tool use may proceed. "
+    'Returns JSON: {"behavior":"allow","updatedInput":{...}} '
+    'or {"behavior":"deny","message":"..."}.'
+)
+
+
+def secret_from_headers(headers: Mapping[str, str] | None) -> str | None:
+    """The agent secret from our header (Starlette headers are case-insensitive)."""
+    if headers is None:
+        return None
+    value = headers.get(SECRET_HEADER) or headers.get(SECRET_HEADER.lower())
+    return value.strip() if value else None
+
+
+async def _decide_with_heartbeat(
+    ctx: Context[Any, Any],
+    request: Coroutine[Any, Any, Decision],
+    interval_s: float,
+) -> Decision:
+    """Await the broker, sending MCP progress every `interval_s` while the owner thinks.
+
+    Claude Code aborts a tool call silent for 300 s unless the config sets a longer
+    "timeout"; progress notifications are a second line of defence for long waits.
+    """
+    task = asyncio.ensure_future(request)
+    beats = 0
+    try:
+        while True:
+            done, _ = await asyncio.wait([task], timeout=interval_s)
+            if done:
+                return task.result()
+            beats += 1
+            try:
+                await ctx.report_progress(beats, None, "waiting for the owner's answer")
+            except Exception:
+                log.debug("progress notification failed", exc_info=True)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def build_app(
+    broker: PermissionBroker, *, path: str = "/mcp", progress_interval_s: float = 60.0
+) -> Starlette:
+    """Starlette app: the MCP endpoint at `path` plus GET /healthz; its lifespan runs MCP."""
+    server: MCPServer[Any] = MCPServer(SERVER_NAME)
+
+    @server.tool(name=TOOL_NAME, description=_TOOL_DESCRIPTION, structured_output=False)
+    async def permission_prompt(
+        tool_name: str,
+        input: dict[str, Any],
+        ctx: Context[Any, Any],
+        tool_use_id: str | None = None,
+    ) -> str:
+        secret = secret_from_headers(ctx.headers)
+        request = broker.request(secret, tool_name, input, tool_use_id)
+        decision = await _decide_with_heartbeat(ctx, request, progress_interval_s)
+        return json.dumps(decision.tool_result(input), ensure_ascii=False)
+
+    # Stateless: every POST stands alone, so no MCP session can be reaped by an idle timeout
+    # while an agent sits quiet for an hour, and nothing accumulates per agent process.
+    mcp_app = server.streamable_http_app(streamable_http_path=path, stateless_http=True, host=HOST)
+
+    async def healthz(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with server.session_manager.run():
+            yield
+
+    return Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET"]), *mcp_app.routes],
+        middleware=mcp_app.user_middleware,
+        lifespan=lifespan,
+    )
+
+
+def tool_timeout_ms(permission_timeout_s: float) -> int:
+    """The CLI's per-server MCP tool timeout: longer than ours, so Claude gets our deny text.
+
+    Claude Code 2.1.331 aborts a tool call that sends nothing for 300 s ("sent no response or
+    progress for 300s") unless the server entry has a "timeout" (ms).
+    """
+    return int((permission_timeout_s + TIMEOUT_MARGIN_S) * 1000)
+
+
+def render_mcp_config(
+    port: int,
+    secret: str,
+    *,
+    permission_timeout_s: float = DEFAULT_PERMISSION_TIMEOUT_S,
+    path: str = "/mcp",
+) -> dict[str, Any]:
+    """The `--mcp-config` content for one agent."""
+    return {
+        "mcpServers": {
+            SERVER_NAME: {
+                "type": "http",
+                "url": f"http://{HOST}:{port}{path}",
+                "headers": {SECRET_HEADER: secret},
+                "timeout": tool_timeout_ms(permission_timeout_s),
+            }
+        }
+    }
+
+
+def write_mcp_config(
+    path: Path | str,
+    port: int,
+    secret: str,
+    *,
+    permission_timeout_s: float = DEFAULT_PERMISSION_TIMEOUT_S,
+) -> Path:
+    """Write the config readable by our user only: it contains the agent's secret."""
+    p = Path(path)
+    config = render_mcp_config(port, secret, permission_timeout_s=permission_timeout_s)
+    data = json.dumps(config, indent=2).encode()
+    fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return p
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its signal handlers (the service owns SIGINT/SIGTERM) and with an
+    event for "startup finished" instead of polling `started`."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.startup_done = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:
+            self.startup_done.set()
+
+
+@attrs.define(eq=False)
+class RunningServer:
+    """A uvicorn server running as a task of the current loop."""
+
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    port: int
+    host: str = HOST
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def serve(
+    app: Any, port: int = 0, *, graceful_timeout_s: int = 3, host: str = HOST
+) -> RunningServer:
+    """Start uvicorn on 127.0.0.1:`port` (0 = any free port) and return once it accepts."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    actual_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=graceful_timeout_s,
+        access_log=False,
+    )
+    server = _QuietServer(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    started = asyncio.ensure_future(server.startup_done.wait())
+    try:
+        await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        started.cancel()
+    if task.done() or not server.started:
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await task
+        sock.close()
+        raise RuntimeError(f"MCP server failed to start on {host}:{actual_port}")
+    log.info("permission MCP server listening on %s:%s", host, actual_port)
+    return RunningServer(server, task, actual_port, host)
