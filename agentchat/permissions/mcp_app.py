@@ -1,8 +1,11 @@
 """The loopback HTTP MCP server that Claude Code calls via `--permission-prompt-tool`.
 
 Every agent gets its own MCP config file naming this server with a per-agent secret header; the
-tool maps that secret to the agent and asks the broker. The secret travels in a custom header
-(not `Authorization`) so the CLI never mistakes the server for an OAuth-protected one.
+tool maps that secret to the agent and asks the broker. Checked with Claude Code 2.1.331: the
+config's headers arrive on every POST (a custom header; `Authorization: Bearer` arrived too, but a
+custom one can never be taken for OAuth), the CLI speaks MCP 2026-07-28 (server/discover, no
+session), and it aborts a tool call silent for 300 s unless the server entry has "timeout" (ms)
+or the call sends progress; we do both.
 """
 
 from __future__ import annotations
