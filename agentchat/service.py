@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import uuid
 from pathlib import Path
@@ -16,11 +17,23 @@ from agentchat.agents.adapter import AgentAdapter, LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
 from agentchat.agents.names import generate_name
 from agentchat.agents.pool import ProcessPool
-from agentchat.agents.runtime import AdapterFactory, Agent, PermissionGate
+from agentchat.agents.runtime import AdapterFactory, Agent
 from agentchat.config.model import Config
+from agentchat.logging_setup import register_secret
 from agentchat.manager.bot import AgentView, CreateError, ManagerBot
 from agentchat.manager.flow import AGENT_TYPES, CreateRequest
-from agentchat.state.model import AgentRecord, AgentStatus, ServiceState
+from agentchat.permissions.audit import AuditLog
+from agentchat.permissions.broker import PermissionBroker
+from agentchat.permissions.chat_sink import ChatPermissionSink
+from agentchat.permissions.mcp_app import (
+    PERMISSION_TOOL,
+    RunningServer,
+    build_app,
+    serve,
+    write_mcp_config,
+)
+from agentchat.permissions.model import AlwaysRule
+from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
 from agentchat.state.store import StateStore
 from agentchat.workspace import WorkspaceError, list_repos, resolve_repo
 from agentchat.xmpp.access import AccessPolicy
@@ -38,7 +51,6 @@ class Service:
         config: Config,
         *,
         adapter_factory: AdapterFactory | None = None,
-        gate: PermissionGate | None = None,
         agent_env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
@@ -48,7 +60,6 @@ class Service:
         self.agents: dict[str, Agent] = {}
         self.pool = ProcessPool(config.agents.max_concurrent)
         self.access = AccessPolicy.from_config(config)
-        self.gate = gate
         self._adapter_factory = adapter_factory or self._claude_adapter
         self.component = AgentComponent(
             config.xmpp.component_domain,
@@ -59,6 +70,15 @@ class Service:
             inbound=self,
         )
         self.manager = ManagerBot(self, self._manager_say)
+        self.sink = ChatPermissionSink(self.component, self._refresh_agent)
+        self.broker = PermissionBroker(
+            self.sink,
+            permission_timeout_s=config.mcp.permission_timeout_s,
+            audit=AuditLog(config.audit_path),
+            on_rules_changed=self._rules_changed,
+        )
+        self.mcp: RunningServer | None = None
+        self._connected_once = False
         self._restart_notices: dict[str, list[str]] = {}
         self._announced_restart = False
 
@@ -75,19 +95,29 @@ class Service:
                 record.status = AgentStatus.STOPPED
                 self._restart_notices.setdefault(record.owner, []).append(record.name)
             self.agents[record.name] = self._make_agent(record)
+            self.broker.set_rules(
+                record.name, [AlwaysRule(r.tool_name, r.command) for r in record.rules]
+            )
         self.persist()
         return list(result.warnings)
 
     async def start(self, timeout: float = 30) -> None:
-        """Connect and wait for the handshake (tests); raises TimeoutError."""
+        """Serve MCP, connect and wait for the handshake (tests); raises TimeoutError."""
+        await self._start_mcp()
         await self.component.start(timeout)
 
     async def start_background(self) -> None:
-        """Connect; if Prosody is not there yet the component keeps retrying with backoff."""
+        """Serve MCP and connect; if Prosody is not up yet the component keeps retrying."""
+        await self._start_mcp()
         self.component.connect()
+
+    async def _start_mcp(self) -> None:
+        self.mcp = await serve(build_app(self.broker), self.config.mcp.port)
+        log.info("permission tool listening on %s", self.mcp.url)
 
     async def stop(self) -> None:
         """Stop every process (agents stay resumable), persist, go offline."""
+        await self.broker.aclose()  # pending prompts are denied: nobody will answer them now
         for agent in list(self.agents.values()):
             if agent.live:
                 agent.say("agentchat is shutting down; send a message after it is back "
@@ -104,6 +134,8 @@ class Service:
                                         status="agentchat stopped", available=False)
         self.persist()
         await self.component.close()
+        if self.mcp is not None:
+            await self.mcp.stop()
 
     def persist(self) -> None:
         self.store.save(self.state)
@@ -114,13 +146,35 @@ class Service:
         return ClaudeCodeAdapter(spec, self.config.agents.claude_path)
 
     def _spec_for(self, record: AgentRecord, resume: bool) -> LaunchSpec:
+        """A fresh per-process secret: only this process can ask for this agent's permissions."""
+        secret = secrets.token_urlsafe(32)
+        register_secret(secret)
+        self.broker.register_agent(record.name, record.owner, secret, Path(record.cwd))
+        assert self.mcp is not None, "the MCP server starts before any agent"
+        config_path = self.config.home / "mcp" / f"{record.name}.json"
+        config_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_mcp_config(config_path, self.mcp.port, secret,
+                         permission_timeout_s=self.config.mcp.permission_timeout_s)
         return LaunchSpec(
             cwd=Path(record.cwd),
             session_id=record.session_id,
             resume=resume,
+            mcp_config_path=config_path,
+            permission_tool=PERMISSION_TOOL,
             extra_args=tuple(self.config.agents.claude_args),
             env=self._agent_env,
         )
+
+    def _refresh_agent(self, name: str) -> None:
+        agent = self.agents.get(name)
+        if agent is not None:
+            agent.refresh_presence()
+
+    def _rules_changed(self, name: str, rules: list[AlwaysRule]) -> None:
+        agent = self.agents.get(name)
+        if agent is not None:
+            agent.record.rules = [RuleRecord(r.tool_name, r.command) for r in rules]
+            self.persist()
 
     def _make_agent(self, record: AgentRecord) -> Agent:
         return Agent(
@@ -131,7 +185,7 @@ class Service:
             spec_factory=self._spec_for,
             persist=self.persist,
             idle_timeout=self.config.agents.idle_timeout_s,
-            gate=self.gate,
+            gate=self.broker,
             on_live_change=self._refresh_manager_presence,
         )
 
@@ -269,9 +323,21 @@ class Service:
     async def on_reaction(
         self, contact: Contact, sender_bare: str, target_id: str, emojis: list[str]
     ) -> None:
-        log.debug("reaction %s on %s from %s", emojis, target_id, sender_bare)
+        agent = self.agents.get(contact.local)
+        request_id = self.sink.request_for_message(contact.local, target_id)
+        if agent is None or request_id is None:
+            log.debug("reaction %s on %s from %s: not a prompt", emojis, target_id, sender_bare)
+            return
+        for emoji in emojis:
+            reply = self.broker.answer_by_reaction(contact.local, request_id, emoji, sender_bare)
+            if reply is not None:
+                agent.say(reply)
+                return
 
     async def on_connected(self) -> None:
+        if self._connected_once:
+            self.sink.resend_pending(self.broker, list(self.agents))
+        self._connected_once = True
         for user in self.known_users():
             for contact in self.contacts_of(user):
                 self.component.announce(contact, user)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from agentchat.prosody.embedded import EmbeddedProsody
+from agentchat.service import Service
+from tests.support.scripted_api import ScriptedAnthropic
+from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ClientPool, UserAccount, wait_component_free
 
 DOMAIN = "example.com"
@@ -64,3 +68,19 @@ async def component_free(prosody: EmbeddedProsody) -> None:
     await wait_component_free(
         prosody.component_host, s.component_port, s.component_domain, s.component_secret
     )
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[ScriptedAnthropic]:
+    """The scripted Anthropic API the real Claude CLI talks to."""
+    async with ScriptedAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+async def service(
+    prosody: EmbeddedProsody, tmp_path: Path, api: ScriptedAnthropic, component_free: None
+) -> AsyncIterator[Service]:
+    """agentchat connected as agents.example.com, with repos another-repo and my-project."""
+    async with running_service(prosody, tmp_path, api) as svc:
+        yield svc

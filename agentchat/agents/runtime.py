@@ -36,6 +36,7 @@ AGENT_HELP = """\
 Commands:
   status – what I'm doing, repository, uptime, turns, cost
   stop (or cancel) – interrupt the current turn
+  rules – the tools you allowed with 'always'; revoke <n> removes one
   quit (or exit) – shut me down
   help – this text
 Anything else is passed to the agent. While a permission request is pending, answer it with
@@ -50,6 +51,10 @@ class PermissionGate(Protocol):
     def pending_count(self, agent: str) -> int: ...
 
     def cancel_agent(self, agent: str, reason: str) -> None: ...
+
+    def revoke_rule(self, agent: str, index_or_text: int | str) -> bool: ...
+
+    def unregister_agent(self, name: str, *, keep_rules: bool = False) -> None: ...
 
 
 class SpecFactory(Protocol):
@@ -126,6 +131,16 @@ class Agent:
             return
         if word in ("stop", "cancel", "interrupt"):
             await self.interrupt()
+            return
+        if word == "rules":
+            self.say(self.rules_text())
+            return
+        if word.startswith("revoke ") and self._gate is not None:
+            target = text.strip()[len("revoke "):].strip()
+            if self._gate.revoke_rule(self.name, target):
+                self.say(f"Revoked. {self.rules_text()}")
+            else:
+                self.say(f"No rule '{target}'. {self.rules_text()}")
             return
         if self._gate is not None and self._gate.pending_count(self.name):
             reply = self._gate.answer(self.name, text, self.owner)
@@ -317,6 +332,8 @@ class Agent:
 
     async def end(self, why: str) -> None:
         """quit / kill: stop the process for good."""
+        if self._gate is not None:
+            self._gate.unregister_agent(self.name)
         await self.stop_process(AgentStatus.ENDED)
         self.record.status = AgentStatus.ENDED
         self.queue.clear()
@@ -375,6 +392,15 @@ class Agent:
     def refresh_presence(self) -> None:
         self._show_state()
 
+    def rules_text(self) -> str:
+        if not self.record.rules:
+            return "No 'always' rules: every tool use is asked for."
+        lines = ["Always allowed (revoke <n> to remove):"]
+        for i, rule in enumerate(self.record.rules, 1):
+            lines.append(f"  {i}. {rule.tool_name}: {rule.command}" if rule.command is not None
+                         else f"  {i}. {rule.tool_name}")
+        return "\n".join(lines)
+
     def status_text(self) -> str:
         r = self.record
         state = "working on a turn" if self.busy else r.status.value
@@ -395,7 +421,8 @@ class Agent:
             lines.append(f"Queued messages: {len(self.queue)}")
         if r.rules:
             rules = ", ".join(
-                f"{x.tool_name}({x.command})" if x.command else x.tool_name for x in r.rules
+                f"{x.tool_name}: {x.command}" if x.command is not None else x.tool_name
+                for x in r.rules
             )
             lines.append(f"Always allowed: {rules}")
         return "\n".join(lines)

@@ -223,6 +223,20 @@ class PermissionBroker:
             )
         return future.result()
 
+    def pending_count(self, agent: str) -> int:
+        a = self._agents.get(agent)
+        return len(a.pending) if a is not None else 0
+
+    def cancel_agent(self, agent: str, reason: str) -> None:
+        """Deny everything pending for ``agent`` (interrupt, process exit); keeps it registered."""
+        a = self._agents.get(agent)
+        if a is None:
+            return
+        for p in list(a.pending.values()):
+            self._resolve(
+                a, p, Decision("deny", message=reason, answered_by="cancelled", how="cancelled")
+            )
+
     def pending(self, agent: str) -> list[PermissionRequest]:
         a = self._agents.get(agent)
         return [p.req for p in a.pending.values()] if a else []
