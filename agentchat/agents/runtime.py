@@ -142,7 +142,7 @@ class Agent:
             else:
                 self.say(f"No rule '{target}'. {self.rules_text()}")
             return
-        if self._gate is not None and self._gate.pending_count(self.name):
+        if self._gate is not None:  # answers, and late answers to closed prompts
             reply = self._gate.answer(self.name, text, self.owner)
             if reply is not None:
                 self.say(reply)

@@ -7,7 +7,6 @@ import json
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
@@ -25,6 +24,7 @@ from agentchat.permissions.mcp_app import (
     write_mcp_config,
 )
 from agentchat.permissions.model import Decision, PermissionRequest
+from tests.support.mcp_client import call_permission, only_json
 
 OWNER = "me@example.org"
 SECRET = "s3cret-fox"
@@ -72,31 +72,11 @@ async def server(sink: AnsweringSink) -> AsyncIterator[RunningServer]:
         await running.stop()
 
 
-async def call_permission(
-    url: str, headers: dict[str, str], arguments: dict[str, Any], mode: Any = "auto"
-) -> Any:
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=30) as http,
-        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
-    ):
-        tools = await client.list_tools()
-        assert [t.name for t in tools.tools] == ["permission_prompt"]
-        return await client.call_tool("permission_prompt", arguments)
-
-
 WRITE_ARGS = {
     "tool_name": "Write",
     "input": {"file_path": "/work/fox/a.txt", "content": "hi\n"},
     "tool_use_id": "toolu_1",
 }
-
-
-def only_json(result: Any) -> dict[str, Any]:
-    assert len(result.content) == 1
-    block = result.content[0]
-    assert block.type == "text"
-    data: dict[str, Any] = json.loads(block.text)
-    return data
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

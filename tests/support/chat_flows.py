@@ -40,3 +40,40 @@ async def create_agent(client: ChatClient, task: str, repo_choice: str = "2") ->
     match = CREATED.match(created["body"])
     assert match is not None
     return f"{match.group(1)}@agents.example.com"
+
+
+PROMPT = re.compile(r"^🔐 Permission #([0-9a-f]{4})\n")
+
+
+async def collect(
+    client: ChatClient, agent: str, *patterns: str | re.Pattern[str], timeout: float = 60
+) -> list[object]:
+    """Messages from ``agent`` until every pattern matched one of them, in whatever order.
+
+    For output whose order is not fixed (a tool line on stdout vs. a prompt over MCP).
+    Returns the matching messages, one per pattern.
+    """
+    found: dict[int, object] = {}
+    seen: list[str] = []
+    while len(found) < len(patterns):
+        try:
+            msg = await client.next_message(agent, timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"still waiting for {patterns}; got {seen}\n{exc}") from None
+        body = str(msg["body"])
+        seen.append(body)
+        for i, pattern in enumerate(patterns):
+            if i in found:
+                continue
+            if (pattern.search(body) if isinstance(pattern, re.Pattern) else pattern in body):
+                found[i] = msg
+                break
+    return [found[i] for i in range(len(patterns))]
+
+
+async def wait_prompt(client: ChatClient, agent: str, tool_line: str) -> tuple[str, object]:
+    """The prompt (and the tool's one-line notice); returns (prompt id, prompt message)."""
+    prompt, _line = await collect(client, agent, PROMPT, tool_line)
+    match = PROMPT.match(str(prompt["body"]))  # type: ignore[index]
+    assert match is not None
+    return match.group(1), prompt

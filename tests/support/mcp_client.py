@@ -1,0 +1,30 @@
+"""Calling the permission tool the way the Claude CLI does, with the mcp package's own client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+
+async def call_permission(
+    url: str, headers: dict[str, str], arguments: dict[str, Any], mode: Any = "auto"
+) -> Any:
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
+    ):
+        tools = await client.list_tools()
+        assert [t.name for t in tools.tools] == ["permission_prompt"]
+        return await client.call_tool("permission_prompt", arguments)
+
+
+def only_json(result: Any) -> dict[str, Any]:
+    assert len(result.content) == 1
+    block = result.content[0]
+    assert block.type == "text"
+    data: dict[str, Any] = json.loads(block.text)
+    return data
