@@ -50,7 +50,8 @@ async def test_write_allowed_creates_the_file_and_prompt_is_corrected(
     agent = await create_agent(client, "create hello.txt")
     pid, prompt = await wait_prompt(client, agent, "🔧 Write hello.txt")
     body = prompt["body"]  # type: ignore[index]
-    assert "Action: " in body and "File: hello.txt" in body and body.endswith("Reply: yes / no / always")
+    assert "Action: Write File" in body and "File: hello.txt" in body
+    assert body.endswith("Reply: yes / no / always")
     away = await client.next_presence(agent, "away")
     assert away["status"] == "waiting for your permission"
     assert not target.exists()
