@@ -187,6 +187,7 @@ class Service:
             idle_timeout=self.config.agents.idle_timeout_s,
             gate=self.broker,
             on_live_change=self._refresh_manager_presence,
+            silence_warning=self.config.agents.silence_warning_s,
         )
 
     def agents_of(self, owner: str) -> list[AgentView]:

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[LaunchSpec], AgentAdapter]
 
+MAX_OUTPUT_CHARS = 60_000  # one assistant message beyond this is cut, with a notice
+
 AGENT_HELP = """\
 Commands:
   status – what I'm doing, repository, uptime, turns, cost
@@ -74,6 +76,7 @@ class Agent:
         idle_timeout: float,
         gate: PermissionGate | None = None,
         on_live_change: Callable[[], None] | None = None,
+        silence_warning: float = 600.0,
     ) -> None:
         self.record = record
         self._port = port
@@ -90,6 +93,8 @@ class Agent:
         self.started_at: float | None = None  # monotonic, current process
         self._pump_task: asyncio.Task[None] | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._silence_warning = silence_warning
+        self._silence_handle: asyncio.TimerHandle | None = None
         self._process_cost = 0.0
         self._lock = asyncio.Lock()
         self._stopping = False
@@ -111,8 +116,17 @@ class Agent:
         return self.adapter is not None
 
     def say(self, text: str) -> None:
+        cut = len(text) - MAX_OUTPUT_CHARS
+        if cut > 0:
+            text = text[:MAX_OUTPUT_CHARS]
         for part in split_message(text):
             self._port.send_chat(self.name, self.owner, part)
+        if cut > 0:
+            self._port.send_chat(
+                self.name, self.owner,
+                f"✂️ Output cut here: {cut:,} more characters not shown. Ask the agent to write "
+                "long output to a file in the repository instead.",
+            )
 
     # ----------------------------------------------------------------- owner input
 
@@ -173,6 +187,7 @@ class Agent:
             assert self.adapter is not None
             self.busy = True
             self.turn_done.clear()
+            self._arm_silence()
             self._show_state()
             self._port.chat_state(self.name, self.owner, "composing")
             try:
@@ -237,6 +252,8 @@ class Agent:
 
     async def _on_event(self, event: AgentEvent, adapter: AgentAdapter) -> None:
         self._touch()
+        if self.busy:
+            self._arm_silence()
         if isinstance(event, AssistantText):
             if event.text.strip():
                 self.say(event.text)
@@ -265,6 +282,7 @@ class Agent:
             detail = event.result.strip() or event.subtype
             self.say(f"⚠️ The turn ended with an error: {detail}")
         self.busy = False
+        self._cancel_silence()
         self._port.chat_state(self.name, self.owner, "active")
         self._persist()
         if self.queue:
@@ -282,6 +300,7 @@ class Agent:
         self._pool.release(self.name)
         was_busy = self.busy
         self.busy = False
+        self._cancel_silence()
         self.turn_done.set()
         if self._gate is not None:
             self._gate.cancel_agent(self.name, "the agent process stopped")
@@ -364,6 +383,31 @@ class Agent:
             return
         log.info("%s: idle for %ss, stopping its process", self.name, self._idle_timeout)
         asyncio.get_running_loop().create_task(self.stop_process(AgentStatus.IDLE))
+
+    def _arm_silence(self) -> None:
+        self._cancel_silence()
+        self._silence_handle = asyncio.get_running_loop().call_later(
+            self._silence_warning, self._silence_fired
+        )
+
+    def _cancel_silence(self) -> None:
+        if self._silence_handle is not None:
+            self._silence_handle.cancel()
+            self._silence_handle = None
+
+    def _silence_fired(self) -> None:
+        """A turn that says nothing for long is reported, not waited on silently."""
+        self._silence_handle = None
+        if not self.busy:
+            return
+        if self._gate is not None and self._gate.pending_count(self.name):
+            self._arm_silence()  # waiting for the owner is not the agent being stuck
+            return
+        self.say(
+            f"⏳ No output from the agent for {format_duration(self._silence_warning)}. It may "
+            "be stuck; send 'stop' to interrupt the turn, or keep waiting."
+        )
+        self._arm_silence()
 
     # ----------------------------------------------------------------- presentation
 

@@ -150,6 +150,8 @@ FIELDS: tuple[_Field, ...] = (
     _Field("agents", "claudePath", "claude_path", "CLAUDE_PATH", "str", _nonempty),
     _Field("agents", "claudeArgs", "claude_args", "CLAUDE_ARGS", "list"),
     _Field("agents", "streaming", "streaming", "AGENTS_STREAMING", "bool"),
+    _Field("agents", "silenceWarning", "silence_warning", "AGENTS_SILENCE_WARNING", "int",
+           _positive_ms),
     _Field("access", "allowedJids", "allowed_jids", "ALLOWED_JIDS", "list", None),
 )
 

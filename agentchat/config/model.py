@@ -47,10 +47,15 @@ class AgentsConfig:
     claude_path: str = "claude"
     claude_args: tuple[str, ...] = ()
     streaming: bool = True
+    silence_warning: int = 600_000  # ms without any output in a turn before the owner is told
 
     @property
     def idle_timeout_s(self) -> float:
         return self.idle_timeout / 1000
+
+    @property
+    def silence_warning_s(self) -> float:
+        return self.silence_warning / 1000
 
 
 @attrs.frozen

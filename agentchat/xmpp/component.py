@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import slixmpp
-from slixmpp.exceptions import XMPPError
+from slixmpp.exceptions import IqError, IqTimeout, XMPPError
 from slixmpp.stanza import Iq, Message, Presence
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 RESOURCE = "agentchat"
 OUTBOX_LIMIT = 20_000
+KEEPALIVE_INTERVAL = 10.0  # seconds between pings through Prosody
+KEEPALIVE_TIMEOUT = 5.0  # no answer by then: the link is dead, reconnect
 FEATURES = (
     "http://jabber.org/protocol/disco#info",
     "http://jabber.org/protocol/chatstates",
@@ -60,6 +62,9 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self._inboxes: dict[str, asyncio.Queue[tuple[Contact, str, Message]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._reconnect_delay = 0.5
+        self.keepalive_interval = KEEPALIVE_INTERVAL
+        self.keepalive_timeout = KEEPALIVE_TIMEOUT
+        self._keepalive_task: asyncio.Task[None] | None = None
         self._last_presence: dict[tuple[str, str], PresenceInfo] = {}
         # We answer subscriptions and probes ourselves: slixmpp's in-memory roster would
         # answer with "unsubscribed" after every restart.
@@ -117,6 +122,8 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.online = True
         self._reconnect_delay = 0.5
         self.connected_event.set()
+        if self._keepalive_task is None or self._keepalive_task.done():
+            self._keepalive_task = asyncio.ensure_future(self._keepalive())
         log.info("component %s connected", self.domain)
         while self._outbox and self.online:
             self._outbox.popleft().send()
@@ -139,6 +146,27 @@ class AgentComponent(slixmpp.ComponentXMPP):
             log.info("component not connected; retrying in %.1fs", delay)
         self.loop.call_later(delay, self._reconnect)
 
+    async def _keepalive(self) -> None:
+        """Ping ourselves through Prosody; a silent link (no FIN, e.g. a frozen server or a
+        dropped network) is noticed within interval + timeout seconds and reconnected."""
+        while not self.closing:
+            await asyncio.sleep(self.keepalive_interval)
+            if not self.online:
+                continue
+            try:
+                await self.plugin["xep_0199"].send_ping(
+                    slixmpp.JID(self.domain), ifrom=slixmpp.JID(self.domain),
+                    timeout=self.keepalive_timeout,
+                )
+            except IqTimeout:
+                log.warning("no answer to a ping within %ss: dropping the connection",
+                            self.keepalive_timeout)
+                self.abort()
+            except IqError:
+                pass  # an error reply still proves the link works
+            except Exception:
+                log.exception("keepalive ping failed")
+
     def _reconnect(self) -> None:
         if self.closing or self.online:
             return
@@ -148,6 +176,8 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.closing = True
         for task in self._workers.values():
             task.cancel()
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
         if self.online:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self.disconnect(), 5)

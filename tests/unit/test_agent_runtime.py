@@ -14,7 +14,7 @@ from tests.support.fakes import FakeAdapter, FakePort
 
 
 def make_agent(port: FakePort, pool: ProcessPool | None = None, idle: float = 60,
-               name: str = "swift-fox") -> Agent:
+               name: str = "swift-fox", silence: float = 600) -> Agent:
     record = AgentRecord(name=name, owner="u@example.com", agent_type="claude-code",
                          repo="proj", cwd="/w/proj", task="t", session_id="sid",
                          created=0.0, last_active=0.0)
@@ -23,7 +23,8 @@ def make_agent(port: FakePort, pool: ProcessPool | None = None, idle: float = 60
         return LaunchSpec(cwd=Path(rec.cwd), session_id=rec.session_id, resume=resume)
 
     return Agent(record, port=port, pool=pool or ProcessPool(5), adapter_factory=FakeAdapter,
-                 spec_factory=spec, persist=lambda: None, idle_timeout=idle)
+                 spec_factory=spec, persist=lambda: None, idle_timeout=idle,
+                 silence_warning=silence)
 
 
 def done() -> TurnFinished:
@@ -121,3 +122,33 @@ async def test_agent_commands() -> None:
     assert port.presences[-1][4] is False
     await agent.handle_owner_text("hello?")
     assert "has ended" in port.bodies()[-1]
+
+
+async def test_megabytes_of_output_are_split_and_capped_with_a_notice() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("dump")
+    adapter = FakeAdapter.instances[-1]
+    huge = "\n".join(f"line {i} " + "x" * 90 for i in range(20_000))  # about 2 MB
+    adapter.emit(AssistantText(huge))
+    adapter.emit(done())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    bodies = port.bodies()
+    assert bodies[-1].startswith("✂️ Output cut here: ") and "more characters" in bodies[-1]
+    shown = sum(len(b) for b in bodies[:-1])
+    assert 50_000 < shown <= 61_000
+    assert all(len(b) <= 3500 for b in bodies)
+
+
+async def test_a_silent_turn_is_reported_not_waited_on_forever() -> None:
+    port = FakePort()
+    agent = make_agent(port, silence=0.05)
+    await agent.handle_owner_text("think hard")
+    await port.wait_for(lambda: any("No output from the agent" in b for b in port.bodies()))
+    assert agent.busy and agent.live  # reported, not killed
+    adapter = FakeAdapter.instances[-1]
+    adapter.emit(done())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    count = sum("No output" in b for b in port.bodies())
+    await agent.handle_owner_text("status")  # the timer is off after the turn
+    assert sum("No output" in b for b in port.bodies()) == count
