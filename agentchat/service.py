@@ -91,7 +91,8 @@ class Service:
         for record in self.state.agents:
             if record.status is AgentStatus.ENDED:
                 continue
-            if record.status is AgentStatus.RUNNING:
+            if record.status in (AgentStatus.RUNNING, AgentStatus.STOPPED):
+                # RUNNING: the service died with the process; STOPPED: it was shut down
                 record.status = AgentStatus.STOPPED
                 self._restart_notices.setdefault(record.owner, []).append(record.name)
             self.agents[record.name] = self._make_agent(record)

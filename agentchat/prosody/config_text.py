@@ -46,6 +46,8 @@ class ProsodySettings:
     c2s_port: int
     component_port: int
     c2s_interface: str = "127.0.0.1"
+    # More (domain, secret) components on the same port: the benchmarks' raw echo baseline.
+    extra_components: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
 
 
 def lua_string(value: str) -> str:
@@ -93,6 +95,10 @@ def render_prosody_config(
     """
     base = data_dir.parent
     modules = "\n".join(f"    {lua_string(m)};" for m in MODULES_ENABLED)
+    extra = "".join(
+        f"\nComponent {lua_string(domain)}\n    component_secret = {lua_string(secret)}\n"
+        for domain, secret in settings.extra_components
+    )
     root_lines = (
         "-- We run as root: allow it, and keep prosodyctl from switching to the prosody user.\n"
         "run_as_root = true\n"
@@ -132,4 +138,4 @@ VirtualHost {lua_string(settings.domain)}
 
 Component {lua_string(settings.component_domain)}
     component_secret = {lua_string(settings.component_secret)}
-"""
+{extra}"""

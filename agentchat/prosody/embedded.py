@@ -74,6 +74,7 @@ class EmbeddedProsody:
         component_secret: str,
         *,
         c2s_interface: str = "127.0.0.1",
+        extra_components: tuple[tuple[str, str], ...] = (),
     ) -> Self:
         """A server on two ports that were free a moment ago (``start`` reports a lost race)."""
         c2s_port = free_port()
@@ -87,6 +88,7 @@ class EmbeddedProsody:
             c2s_port=c2s_port,
             component_port=component_port,
             c2s_interface=c2s_interface,
+            extra_components=extra_components,
         )
         return cls(base_dir, settings)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -61,3 +65,56 @@ async def running_service(
         yield service
     finally:
         await service.stop()
+
+
+class ServiceProcess:
+    """``python -m agentchat run`` as a real process (for kill -9 and SIGTERM tests)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self.proc: asyncio.subprocess.Process | None = None
+        self.log: list[str] = []
+        self._connected = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float = 30) -> None:
+        await self.start_only()
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError("service did not connect:\n" + "\n".join(self.log[-40:])) from None
+
+    async def start_only(self) -> None:
+        """Spawn without waiting for the connection (for start-up failures)."""
+        env = {**os.environ, **self.env}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agentchat", "run", "--log-level", "debug",
+            env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        self._connected.clear()
+        self._reader = asyncio.create_task(self._read(self.proc))
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.log.append(line)
+            if "component " in line and " connected" in line:
+                self._connected.set()
+
+    async def wait(self, timeout: float = 15) -> int:
+        assert self.proc is not None
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        if self._reader is not None:
+            await asyncio.wait_for(self._reader, timeout)
+        return code
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def ensure_stopped(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.wait()
