@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
-MAX_CHUNK = 3500  # characters per chat message: readable on a phone, far below stanza limits
+MAX_CHUNK = 3500  # characters per chat message: a few phone screens, far below stanza limits
 
 _PATH_TOOLS = {"Read", "Write", "Edit", "MultiEdit", "NotebookEdit"}
 
@@ -49,67 +50,151 @@ def tool_line(name: str, tool_input: dict[str, Any], cwd: str | None = None) -> 
 
 
 def split_message(text: str, limit: int = MAX_CHUNK) -> list[str]:
-    """Split long text into chat-sized parts at paragraph, then line, then hard boundaries.
+    """Split long text into chat-sized parts at paragraph or code-block boundaries.
 
-    A code block cut in two is closed at the end of one part and reopened in the next, so
-    clients that render XEP-0393 styling keep showing code as code.
+    A block too long for one part is cut at line boundaries (a line longer than a part, hard);
+    a code block cut in pieces gets each piece fenced with its opening line, so clients that
+    render XEP-0393 styling keep showing code as code. Every part is at most ``limit`` chars.
     """
     text = text.strip("\n")
     if len(text) <= limit:
         return [text] if text else []
     parts: list[str] = []
     current = ""
-    for para in _paragraphs(text):
-        candidate = f"{current}\n\n{para}" if current else para
+    for gap, block in _blocks(text):
+        candidate = f"{current}{gap}{block}" if current else block
         if len(candidate) <= limit:
             current = candidate
             continue
         if current:
             parts.append(current)
-        current = ""
-        while len(para) > limit:
-            cut = para.rfind("\n", 0, limit)
-            if cut < limit // 2:
-                cut = limit
-            parts.append(para[:cut])
-            para = para[cut:].lstrip("\n")
-        current = para
+        pieces = _cut_block(block, limit) if len(block) > limit else [block]
+        parts.extend(pieces[:-1])
+        current = pieces[-1]
     if current:
         parts.append(current)
-    return _balance_fences(parts)
+    return parts
 
 
-def _paragraphs(text: str) -> list[str]:
-    """Blank-line separated paragraphs, but a fenced code block is never split by blank lines."""
-    out: list[str] = []
+def _is_fence(line: str) -> bool:
+    return line.lstrip().startswith("```")
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    """(separator before it, block): paragraphs and whole code blocks, in order.
+
+    A fenced block is one unit even with blank lines inside; an unclosed one runs to the end.
+    """
+    out: list[tuple[str, str]] = []
     buf: list[str] = []
+    buf_gap = gap = ""
+    code: list[str] | None = None
+    code_gap = ""
+    for line in text.split("\n"):
+        if code is not None:
+            code.append(line)
+            if line.strip() == "```":
+                out.append((code_gap, "\n".join(code)))
+                code, gap = None, "\n"
+            continue
+        if _is_fence(line):
+            if buf:
+                out.append((buf_gap, "\n".join(buf)))
+                buf, gap = [], "\n"
+            code, code_gap = [line], gap
+            continue
+        if not line.strip():
+            if buf:
+                out.append((buf_gap, "\n".join(buf)))
+                buf = []
+            gap = "\n\n"
+            continue
+        if not buf:
+            buf_gap = gap
+        buf.append(line)
+    if code is not None:
+        out.append((code_gap, "\n".join(code)))
+    if buf:
+        out.append((buf_gap, "\n".join(buf)))
+    return out
+
+
+def _cut_block(block: str, limit: int) -> list[str]:
+    lines = block.split("\n")
+    if not _is_fence(lines[0]):
+        return _cut_lines(block, limit)
+    opener = lines[0].strip() if len(lines[0].strip()) <= 40 else "```"
+    body = lines[1:-1] if len(lines) > 1 and lines[-1].strip() == "```" else lines[1:]
+    budget = max(limit - len(opener) - len("\n\n```"), limit // 2)
+    return [f"{opener}\n{piece}\n```" for piece in _cut_lines("\n".join(body), budget)]
+
+
+def _cut_lines(text: str, limit: int) -> list[str]:
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut < limit // 2:
+            pieces.append(text[:limit])
+            text = text[limit:]
+        else:
+            pieces.append(text[:cut])
+            text = text[cut + 1:]
+    if text or not pieces:
+        pieces.append(text)
+    return pieces
+
+
+def code_block(text: str) -> str:
+    """Text in a XEP-0393 preformatted block; a line that would close it early gets a space."""
+    lines = [" " + ln if _is_fence(ln) else ln for ln in text.split("\n")]
+    return "\n".join(["```", *lines, "```"])
+
+
+_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.+?)(?:\s+#+)?\s*$")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_BOLD_UNDERSCORE = re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
+_CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
+
+
+def _spans(line: str) -> str:
+    """Markdown strong (``**x**``, ``__x__``) as XEP-0393 ``*x*``, leaving code spans alone."""
+    out: list[str] = []
+    pos = 0
+    for match in _CODE_SPAN.finditer(line):
+        out.append(_BOLD_UNDERSCORE.sub(r"*\1*", _BOLD.sub(r"*\1*", line[pos:match.start()])))
+        out.append(match.group(0))
+        pos = match.end()
+    out.append(_BOLD_UNDERSCORE.sub(r"*\1*", _BOLD.sub(r"*\1*", line[pos:])))
+    return "".join(out)
+
+
+def to_styling(text: str) -> str:
+    """The agent's Markdown as XEP-0393 message styling, which XMPP clients render.
+
+    Fences move to the start of their line (XEP-0393 only knows unindented ones), headings and
+    ``**strong**`` become ``*strong*``; code is never touched.
+    """
+    out: list[str] = []
     in_code = False
     for line in text.split("\n"):
-        if line.strip().startswith("```"):
-            in_code = not in_code
-        if not line.strip() and not in_code:
-            if buf:
-                out.append("\n".join(buf))
-                buf = []
+        stripped = line.strip()
+        if in_code:
+            if stripped == "```":
+                in_code = False
+                line = "```"
+            out.append(line)
             continue
-        buf.append(line)
-    if buf:
-        out.append("\n".join(buf))
-    return out
-
-
-def _balance_fences(parts: list[str]) -> list[str]:
-    out: list[str] = []
-    reopen = False
-    for part in parts:
-        if reopen:
-            part = "```\n" + part
-        fences = sum(1 for line in part.split("\n") if line.strip().startswith("```"))
-        reopen = fences % 2 == 1
-        if reopen:
-            part = part + "\n```"
-        out.append(part)
-    return out
+        if stripped.startswith("```"):
+            in_code = True
+            out.append(stripped)
+            continue
+        heading = _HEADING.match(line)
+        if heading is not None:
+            title = _spans(heading.group(1)).replace("*", "").strip()
+            out.append(f"*{title}*" if title else line)
+            continue
+        out.append(_spans(line))
+    return "\n".join(out)
 
 
 def format_duration(seconds: float) -> str:

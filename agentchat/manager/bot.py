@@ -60,16 +60,13 @@ class ManagerBot:
         elif isinstance(command, c.New):
             self._start_flow(user)
         elif isinstance(command, c.ListAgents):
-            self._say(user, self._list(user))
+            self._say(user, self.list_text(user))
         elif isinstance(command, c.Repos):
             self._say(user, self._repos_text())
         elif isinstance(command, c.Status):
-            self._say(user, self._status(user, command.name))
+            self._say(user, self.status_text(user, command.name))
         elif isinstance(command, c.Kill):
-            if await self._host.kill_agent(user, command.name):
-                self._say(user, f"Killed {command.name}.")
-            else:
-                self._say(user, self._no_such_agent(user, command.name))
+            self._say(user, await self.kill(user, command.name))
         elif isinstance(command, c.Invalid):
             self._say(user, command.message)
         else:
@@ -78,17 +75,45 @@ class ManagerBot:
 
     # ------------------------------------------------------------------ new
 
-    def _start_flow(self, user: str) -> None:
+    # The public methods below are the one implementation behind both the chat commands and
+    # the ad-hoc commands (agentchat.adhoc_commands): they return what to tell the user.
+
+    def creation_refusal(self) -> str | None:
+        """Why no agent can be created right now (capacity, no repositories), or None."""
         refusal = self._host.capacity_error()
         if refusal is not None:
-            self._say(user, f"Cannot create an agent now: {refusal}")
+            return f"Cannot create an agent now: {refusal}"
+        if not self._host.repos():
+            return (f"No repositories found under {self._host.base_path}. "
+                    "Add a directory there and try again.")
+        return None
+
+    def repos(self) -> list[str]:
+        return self._host.repos()
+
+    def agent_names(self, user: str) -> list[str]:
+        return [a.name for a in self._host.agents_of(user)]
+
+    async def create(self, user: str, request: CreateRequest) -> str:
+        """Create an agent; the reply says where to chat with it, or why it failed."""
+        try:
+            jid = await self._host.create_agent(user, request)
+        except CreateError as exc:
+            return f"Could not create the agent: {exc}"
+        name = jid.split("@", 1)[0]
+        return f"Agent {name} created. Chat at {jid}"
+
+    async def kill(self, user: str, name: str) -> str:
+        if await self._host.kill_agent(user, name):
+            return f"Killed {name}."
+        return self._no_such_agent(user, name)
+
+    def _start_flow(self, user: str) -> None:
+        refusal = self.creation_refusal()
+        if refusal is not None:
+            self._say(user, refusal)
             return
-        repos = self._host.repos()
-        if not repos:
-            self._say(user, f"No repositories found under {self._host.base_path}. "
-                            "Add a directory there and try again.")
-            return
-        self._flows[user] = CreationFlow(repos=repos)
+        self._flows[user] = CreationFlow(repos=self._host.repos())
         self._say(user, type_question())
 
     async def _continue_flow(self, user: str, flow: CreationFlow, text: str) -> None:
@@ -98,17 +123,11 @@ class ManagerBot:
         if reply.text:
             self._say(user, reply.text)
         if reply.done is not None:
-            try:
-                jid = await self._host.create_agent(user, reply.done)
-            except CreateError as exc:
-                self._say(user, f"Could not create the agent: {exc}")
-                return
-            name = jid.split("@", 1)[0]
-            self._say(user, f"Agent {name} created. Chat at {jid}")
+            self._say(user, await self.create(user, reply.done))
 
     # ------------------------------------------------------------------ views
 
-    def _list(self, user: str) -> str:
+    def list_text(self, user: str) -> str:
         agents = self._host.agents_of(user)
         if not agents:
             return "You have no agents. Send 'new' to create one."
@@ -125,7 +144,7 @@ class ManagerBot:
         numbered = "\n".join(f"[{i}] {name}" for i, name in enumerate(repos, 1))
         return f"Repositories under {self._host.base_path}:\n{numbered}"
 
-    def _status(self, user: str, name: str | None) -> str:
+    def status_text(self, user: str, name: str | None) -> str:
         agents = self._host.agents_of(user)
         if name is None:
             if not agents:

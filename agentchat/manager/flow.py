@@ -83,8 +83,20 @@ def advance(flow: CreationFlow, text: str) -> FlowReply:
         flow.repo = flow.repos[index]
         flow.step = "task"
         return FlowReply(TASK_QUESTION)
-    task = text.strip()
-    if not task:
-        return FlowReply("The task cannot be empty. " + TASK_QUESTION)
     assert flow.agent_type is not None and flow.repo is not None
-    return FlowReply(done=CreateRequest(flow.agent_type, flow.repo, task), finished=True)
+    request = build_request(flow.agent_type, flow.repo, text, flow.repos)
+    if isinstance(request, str):
+        return FlowReply(request + " " + TASK_QUESTION)
+    return FlowReply(done=request, finished=True)
+
+
+def build_request(agent_type: str, repo: str, task: str, repos: list[str]) -> CreateRequest | str:
+    """Check a complete answer (the chat flow's last step, the ad-hoc form); str = what's wrong."""
+    if agent_type not in dict(AGENT_TYPES):
+        return f"Unknown agent type '{agent_type[:40]}'."
+    if repo not in repos:
+        return f"Unknown repository '{repo[:60]}'."
+    task = task.strip()
+    if not task:
+        return "The task cannot be empty."
+    return CreateRequest(agent_type, repo, task)

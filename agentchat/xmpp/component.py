@@ -91,6 +91,11 @@ class AgentComponent(slixmpp.ComponentXMPP):
             Callback("agentchat message", MatchXPath(f"{{{self.default_ns}}}message"),
                      self._on_message_stanza)
         )
+        for ns in ("http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items"):
+            self.register_handler(
+                Callback(f"disco set {ns}", MatchXPath(f"{{{self.default_ns}}}iq/{{{ns}}}query"),
+                         self._refuse_disco_set)
+            )
         self.add_event_handler("presence", self._on_presence)
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("disconnected", self._on_disconnected)
@@ -309,6 +314,11 @@ class AgentComponent(slixmpp.ComponentXMPP):
                 log.exception("error handling a message to %s", contact.local or "(domain)")
                 self._error_reply(msg, "wait", "internal-server-error",
                                   "agentchat hit an internal error; the message was not handled.")
+
+    def _refuse_disco_set(self, iq: Any) -> None:
+        """slixmpp's disco plugin ignores type='set'; every IQ must still be answered."""
+        if iq["type"] == "set":
+            self._error_reply(iq, "cancel", "bad-request", "disco queries are type 'get'.")
 
     def _error_reply(self, stanza: Any, etype: str, condition: str, text: str) -> None:
         reply = stanza.reply(clear=False)

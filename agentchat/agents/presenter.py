@@ -1,0 +1,247 @@
+"""Everything that leaves one agent's JID for its owner, in one place.
+
+Why: a streamed answer is one message corrected (XEP-0308) as it grows, and several clients
+(Conversations among them) accept a correction only of the latest message from that JID. So while
+a stream is open nothing else goes out: other messages and corrections wait and follow the final
+text; only a message that must go out now (a permission prompt, whose id we need at once) ends
+the stream early. Corrections are rate-limited with a loop timer, never with sleeps, and always
+point at the stream's original message id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import attrs
+
+from agentchat.chat.format import MAX_CHUNK, split_message, to_styling
+from agentchat.chat.port import ChatPort, ChatState, Show
+
+MAX_OUTPUT_CHARS = 60_000  # one assistant message beyond this is cut, with a notice
+STREAM_INTERVAL = 1.0  # seconds: at most one correction per second while streaming
+
+
+def cap_output(text: str) -> tuple[str, str | None]:
+    """(text cut to MAX_OUTPUT_CHARS, the notice to send after it or None)."""
+    cut = len(text) - MAX_OUTPUT_CHARS
+    if cut <= 0:
+        return text, None
+    return text[:MAX_OUTPUT_CHARS], (
+        f"✂️ Output cut here: {cut:,} more characters not shown. Ask the agent to write "
+        "long output to a file in the repository instead."
+    )
+
+
+@attrs.define
+class _Stream:
+    msg_id: str
+    shown: str  # the body the owner sees now
+    raw: str  # the latest partial text of this block (unstyled, unsplit)
+    full: str  # the same as the CLI accumulated it (earlier blocks of the message included)
+    last_sent: float
+    timer: asyncio.TimerHandle | None = None
+
+
+class Presenter:
+    def __init__(
+        self,
+        port: ChatPort,
+        local: str,
+        owner: str,
+        *,
+        interval: float = STREAM_INTERVAL,
+        limit: int = MAX_CHUNK,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._port = port
+        self.local = local
+        self.owner = owner
+        self.interval = interval
+        self.limit = limit
+        self._clock = clock
+        self._stream: _Stream | None = None
+        self._held: list[Callable[[], object]] = []
+        # Partial text of a message with several text blocks repeats the finished blocks.
+        self._done_prefix = ""
+        self._cut_short: str | None = None  # what a stream showed when a prompt ended it early
+        self._last_shown = ""
+
+    @property
+    def streaming(self) -> bool:
+        return self._stream is not None
+
+    # ------------------------------------------------------------------ plain messages
+
+    def say(self, text: str) -> None:
+        """Send ``text`` (capped, split); waits for an open stream to end."""
+        text, notice = cap_output(text)
+        for part in split_message(text, self.limit):
+            self._out(lambda part=part: self._port.send_chat(self.local, self.owner, part))
+        if notice is not None:
+            self._out(lambda: self._port.send_chat(self.local, self.owner, notice))
+
+    def send_now(self, body: str) -> str:
+        """Send one message immediately and return its id; ends an open stream first."""
+        if self._stream is not None:
+            self.end_stream()
+            self._cut_short = self._last_shown
+        self._done_prefix = ""
+        return self._port.send_chat(self.local, self.owner, body)
+
+    def correct(self, original_id: str, body: str) -> str:
+        """Correct an earlier message (a prompt's outcome); returns "" when it had to wait."""
+        if self._stream is not None:
+            self._held.append(
+                lambda: self._port.correct(self.local, self.owner, original_id, body))
+            return ""
+        return self._port.correct(self.local, self.owner, original_id, body)
+
+    def chat_state(self, state: ChatState) -> None:
+        self._port.chat_state(self.local, self.owner, state)
+
+    def next_message(self) -> None:
+        """The assistant's next text belongs to a new message (a tool ran in between)."""
+        self._done_prefix = ""
+
+    def _out(self, send: Callable[[], object]) -> None:
+        if self._stream is not None:
+            self._held.append(send)
+        else:
+            send()
+
+    # ------------------------------------------------------------------ streaming
+
+    def partial(self, text: str) -> None:
+        """The assistant's text so far (``PartialText``): start or grow the streamed message."""
+        full = text
+        if self._done_prefix:
+            if text.startswith(self._done_prefix):
+                text = text[len(self._done_prefix):].lstrip("\n")
+            else:
+                self._done_prefix = ""
+        if not text.strip():
+            return
+        stream = self._stream
+        if stream is None:
+            self._cut_short = None
+            body = self._first_part(text)
+            msg_id = self._port.send_chat(self.local, self.owner, body)
+            self._stream = _Stream(msg_id, body, text, full, self._clock())
+            return
+        stream.raw, stream.full = text, full
+        if stream.timer is None:
+            due = stream.last_sent + self.interval - self._clock()
+            if due <= 0:
+                self._flush(stream)
+            else:
+                stream.timer = asyncio.get_running_loop().call_later(due, self._tick, stream)
+
+    def final(self, text: str) -> None:
+        """A complete text block (``AssistantText``): the streamed message becomes exactly it."""
+        text, notice = cap_output(text)
+        styled = to_styling(text)
+        stream = self._stream
+        if stream is None:
+            for part in split_message(self._rest_after_cut(styled), self.limit):
+                self._port.send_chat(self.local, self.owner, part)
+        else:
+            self._cancel_timer(stream)
+            parts = split_message(styled, self.limit)
+            if parts and parts[0] != stream.shown:
+                self._port.correct(self.local, self.owner, stream.msg_id, parts[0])
+            for part in parts[1:]:
+                self._port.send_chat(self.local, self.owner, part)
+            self._done_prefix = stream.full
+        if notice is not None:
+            self._port.send_chat(self.local, self.owner, notice)
+        if stream is not None:
+            self._close()
+
+    def end_stream(self) -> None:
+        """The turn ended or the process went away: show the latest text, release what waited."""
+        stream = self._stream
+        self._done_prefix = ""
+        if stream is None:
+            return
+        self._cancel_timer(stream)
+        body = self._first_part(stream.raw)
+        if body != stream.shown:
+            self._port.correct(self.local, self.owner, stream.msg_id, body)
+            stream.shown = body
+        self._close()
+
+    def _rest_after_cut(self, styled: str) -> str:
+        """After a prompt ended a stream early, the final text repeats only what was not shown."""
+        shown, self._cut_short = self._cut_short, None
+        if not shown:
+            return styled
+        if styled.strip() == shown.strip():
+            return ""
+        if styled.startswith(shown):
+            return "…" + styled[len(shown):].lstrip()
+        return styled
+
+    def _first_part(self, raw: str) -> str:
+        parts = split_message(to_styling(raw), self.limit)
+        return parts[0] if parts else raw.strip()
+
+    def _tick(self, stream: _Stream) -> None:
+        stream.timer = None
+        if stream is self._stream:
+            self._flush(stream)
+
+    def _flush(self, stream: _Stream) -> None:
+        body = self._first_part(stream.raw)
+        if body == stream.shown:
+            return
+        self._port.correct(self.local, self.owner, stream.msg_id, body)
+        stream.shown = body
+        stream.last_sent = self._clock()
+
+    def _cancel_timer(self, stream: _Stream) -> None:
+        if stream.timer is not None:
+            stream.timer.cancel()
+            stream.timer = None
+
+    def _close(self) -> None:
+        assert self._stream is not None
+        self._last_shown = self._stream.shown
+        self._stream = None
+        held, self._held = self._held, []
+        for send in held:
+            send()
+
+
+class PresenterPort:
+    """A ChatPort that sends an agent's messages through its presenter (permission prompts).
+
+    Messages from other JIDs (the manager) go straight to the transport.
+    """
+
+    def __init__(self, port: ChatPort, presenter_of: Callable[[str], Presenter | None]) -> None:
+        self._port = port
+        self._presenter_of = presenter_of
+
+    def send_chat(self, from_local: str, to: str, body: str) -> str:
+        presenter = self._presenter_of(from_local)
+        if presenter is None or presenter.owner != to:
+            return self._port.send_chat(from_local, to, body)
+        return presenter.send_now(body)
+
+    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
+        presenter = self._presenter_of(from_local)
+        if presenter is None or presenter.owner != to:
+            return self._port.correct(from_local, to, original_id, body)
+        return presenter.correct(original_id, body)
+
+    def set_presence(self, local: str, to: str, *, show: Show | None, status: str | None,
+                     available: bool = True) -> None:
+        self._port.set_presence(local, to, show=show, status=status, available=available)
+
+    def subscribe(self, local: str, to: str, nick: str) -> None:
+        self._port.subscribe(local, to, nick)
+
+    def chat_state(self, from_local: str, to: str, state: ChatState) -> None:
+        self._port.chat_state(from_local, to, state)
