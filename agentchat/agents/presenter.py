@@ -11,6 +11,7 @@ point at the stream's original message id.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 
@@ -78,9 +79,9 @@ class Presenter:
         """Send ``text`` (capped, split); waits for an open stream to end."""
         text, notice = cap_output(text)
         for part in split_message(text, self.limit):
-            self._out(lambda part=part: self._port.send_chat(self.local, self.owner, part))
+            self._out(functools.partial(self._port.send_chat, self.local, self.owner, part))
         if notice is not None:
-            self._out(lambda: self._port.send_chat(self.local, self.owner, notice))
+            self._out(functools.partial(self._port.send_chat, self.local, self.owner, notice))
 
     def send_now(self, body: str) -> str:
         """Send one message immediately and return its id; ends an open stream first."""
@@ -94,7 +95,7 @@ class Presenter:
         """Correct an earlier message (a prompt's outcome); returns "" when it had to wait."""
         if self._stream is not None:
             self._held.append(
-                lambda: self._port.correct(self.local, self.owner, original_id, body))
+                functools.partial(self._port.correct, self.local, self.owner, original_id, body))
             return ""
         return self._port.correct(self.local, self.owner, original_id, body)
 

@@ -24,15 +24,15 @@ from agentchat.agents.events import (
     TurnFinished,
 )
 from agentchat.agents.pool import PoolFull, ProcessPool
-from agentchat.chat.format import format_duration, split_message, tool_line
+from agentchat.agents.presenter import Presenter
+from agentchat.chat.format import code_block, format_duration, tool_line
 from agentchat.chat.port import ChatPort
+from agentchat.permissions.model import PermissionRequest
 from agentchat.state.model import AgentRecord, AgentStatus
 
 log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[LaunchSpec], AgentAdapter]
-
-MAX_OUTPUT_CHARS = 60_000  # one assistant message beyond this is cut, with a notice
 
 AGENT_HELP = """\
 Commands:
@@ -51,6 +51,8 @@ class PermissionGate(Protocol):
     def answer(self, agent: str, text: str, answered_by_jid: str) -> str | None: ...
 
     def pending_count(self, agent: str) -> int: ...
+
+    def pending(self, agent: str) -> list[PermissionRequest]: ...
 
     def cancel_agent(self, agent: str, reason: str) -> None: ...
 
@@ -80,6 +82,7 @@ class Agent:
     ) -> None:
         self.record = record
         self._port = port
+        self.presenter = Presenter(port, record.name, record.owner)  # all our outgoing messages
         self._pool = pool
         self._adapter_factory = adapter_factory
         self._spec_factory = spec_factory
@@ -116,17 +119,7 @@ class Agent:
         return self.adapter is not None
 
     def say(self, text: str) -> None:
-        cut = len(text) - MAX_OUTPUT_CHARS
-        if cut > 0:
-            text = text[:MAX_OUTPUT_CHARS]
-        for part in split_message(text):
-            self._port.send_chat(self.name, self.owner, part)
-        if cut > 0:
-            self._port.send_chat(
-                self.name, self.owner,
-                f"✂️ Output cut here: {cut:,} more characters not shown. Ask the agent to write "
-                "long output to a file in the repository instead.",
-            )
+        self.presenter.say(text)
 
     # ----------------------------------------------------------------- owner input
 
@@ -144,7 +137,7 @@ class Agent:
             self.say(AGENT_HELP)
             return
         if word in ("stop", "cancel", "interrupt"):
-            await self.interrupt()
+            self.say(await self.interrupt())
             return
         if word == "rules":
             self.say(self.rules_text())
@@ -157,7 +150,7 @@ class Agent:
                 self.say(f"No rule '{target}'. {self.rules_text()}")
             return
         if self._gate is not None:  # answers, and late answers to closed prompts
-            reply = self._gate.answer(self.name, text, self.owner)
+            reply = self.answer_permission(text)
             if reply is not None:
                 self.say(reply)
                 return
@@ -189,7 +182,7 @@ class Agent:
             self.turn_done.clear()
             self._arm_silence()
             self._show_state()
-            self._port.chat_state(self.name, self.owner, "composing")
+            self.presenter.chat_state("composing")
             try:
                 await self.adapter.send(text)
             except Exception as exc:  # the process died between start and send
@@ -256,18 +249,18 @@ class Agent:
             self._arm_silence()
         if isinstance(event, AssistantText):
             if event.text.strip():
-                self.say(event.text)
+                self.presenter.final(event.text)
+        elif isinstance(event, PartialText):
+            self.presenter.partial(event.text)
         elif isinstance(event, ToolCall):
-            self._port.send_chat(self.name, self.owner, tool_line(event.name, event.input,
-                                                                   self.record.cwd))
+            self.presenter.next_message()
+            self.say(tool_line(event.name, event.input, self.record.cwd))
         elif isinstance(event, TurnFinished):
             await self._on_turn_finished(event)
         elif isinstance(event, SessionStarted):
             log.debug("%s: session %s ready", self.name, event.session_id)
         elif isinstance(event, ProcessExited):
             await self._on_exit(event, adapter)
-        elif isinstance(event, PartialText):
-            pass  # streaming display is handled by the presenter when enabled
 
     async def _on_turn_finished(self, event: TurnFinished) -> None:
         self.record.turns += 1
@@ -275,6 +268,7 @@ class Agent:
             self.record.cost_usd += event.total_cost_usd - self._process_cost
             self._process_cost = event.total_cost_usd
         self.record.last_active = time.time()
+        self.presenter.end_stream()
         if self._interrupted:
             self._interrupted = False
             self.say("⏹ Interrupted. I'm ready for your next message.")
@@ -283,7 +277,7 @@ class Agent:
             self.say(f"⚠️ The turn ended with an error: {detail}")
         self.busy = False
         self._cancel_silence()
-        self._port.chat_state(self.name, self.owner, "active")
+        self.presenter.chat_state("active")
         self._persist()
         if self.queue:
             queued, self.queue = self.queue, []
@@ -301,6 +295,7 @@ class Agent:
         was_busy = self.busy
         self.busy = False
         self._cancel_silence()
+        self.presenter.end_stream()
         self.turn_done.set()
         if self._gate is not None:
             self._gate.cancel_agent(self.name, "the agent process stopped")
@@ -309,7 +304,7 @@ class Agent:
             tail = event.stderr_tail.strip()[-800:]
             msg = f"💥 The agent process exited unexpectedly (exit code {event.returncode})."
             if tail:
-                msg += f"\nLast error output:\n```\n{tail}\n```"
+                msg += f"\nLast error output:\n{code_block(tail)}"
             msg += "\nSend a message to restart it; the conversation will continue."
             if was_busy and self.queue:
                 msg += f"\n{len(self.queue)} queued message(s) were kept; they go with your next."
@@ -321,15 +316,15 @@ class Agent:
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def interrupt(self) -> None:
+    async def interrupt(self) -> str:
+        """Stop the running turn; returns what to tell the owner (chat and ad-hoc command)."""
         if not self.busy or self.adapter is None:
-            self.say("Nothing to interrupt: I'm not working on anything.")
-            return
+            return "Nothing to interrupt: I'm not working on anything."
         if self._gate is not None:
             self._gate.cancel_agent(self.name, "The user interrupted the turn.")
         self._interrupted = True
         await self.adapter.interrupt()
-        self.say("⏹ Interrupting the current turn…")
+        return "⏹ Interrupting the current turn…"
 
     async def stop_process(self, status: AgentStatus) -> None:
         """Stop the CLI process (idle, shutdown) but keep the agent resumable."""
@@ -435,6 +430,13 @@ class Agent:
 
     def refresh_presence(self) -> None:
         self._show_state()
+
+    def pending_requests(self) -> list[PermissionRequest]:
+        return self._gate.pending(self.name) if self._gate is not None else []
+
+    def answer_permission(self, text: str) -> str | None:
+        """An answer as the owner would type it ('a1b2 yes'); the reply, or None if not one."""
+        return self._gate.answer(self.name, text, self.owner) if self._gate is not None else None
 
     def rules_text(self) -> str:
         if not self.record.rules:

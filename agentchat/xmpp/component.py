@@ -58,6 +58,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.online = False
         self.closing = False
         self.connected_event = asyncio.Event()
+        self.disconnected_event = asyncio.Event()  # set while the link is down (after a loss)
         self._outbox: collections.deque[Any] = collections.deque()
         self._inboxes: dict[str, asyncio.Queue[tuple[Contact, str, Message]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -127,6 +128,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.online = True
         self._reconnect_delay = 0.5
         self.connected_event.set()
+        self.disconnected_event.clear()
         if self._keepalive_task is None or self._keepalive_task.done():
             self._keepalive_task = asyncio.ensure_future(self._keepalive())
         log.info("component %s connected", self.domain)
@@ -141,6 +143,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         was_online = self.online
         self.online = False
         self.connected_event.clear()
+        self.disconnected_event.set()
         if self.closing:
             return
         delay = self._reconnect_delay
@@ -150,6 +153,13 @@ class AgentComponent(slixmpp.ComponentXMPP):
         else:
             log.info("component not connected; retrying in %.1fs", delay)
         self.loop.call_later(delay, self._reconnect)
+
+    def set_keepalive(self, interval: float, timeout: float) -> None:
+        """Change the ping schedule now (tests use short ones)."""
+        self.keepalive_interval, self.keepalive_timeout = interval, timeout
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+        self._keepalive_task = asyncio.ensure_future(self._keepalive())
 
     async def _keepalive(self) -> None:
         """Ping ourselves through Prosody; a silent link (no FIN, e.g. a frozen server or a

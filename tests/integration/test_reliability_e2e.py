@@ -104,7 +104,6 @@ async def test_prosody_restart_while_the_agent_talks_loses_and_repeats_nothing(
     user = make_user()
     gate = asyncio.Event()
     async with running_service(prosody, tmp_path, api) as svc:
-        svc.component.keepalive_interval = 1.0
         client = await connect_client(user)
         agent = await create_agent(client, "hello")
         await reply(client, agent, "echo: hello")
@@ -206,3 +205,23 @@ async def test_corrupt_state_is_recovered_from_the_backup(
     output = "\n".join(third.log)
     assert code == 2, output
     assert "state error" in output and "state.json" in output and "Traceback" not in output
+
+
+async def test_a_frozen_prosody_is_detected_by_pings_and_the_link_comes_back(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
+    connect_client: ClientPool,
+) -> None:
+    """SIGSTOP sends no FIN: only the keepalive ping can notice that Prosody stopped answering."""
+    user = make_user()
+    async with running_service(prosody, tmp_path, api) as svc:
+        svc.component.set_keepalive(0.5, 1.0)
+        assert prosody.pid is not None
+        os.kill(prosody.pid, signal.SIGSTOP)
+        try:
+            await asyncio.wait_for(svc.component.disconnected_event.wait(), 10)
+        finally:
+            os.kill(prosody.pid, signal.SIGCONT)
+        await asyncio.wait_for(svc.component.connected_event.wait(), 60)
+        client = await connect_client(user, resource="after")
+        client.send(MANAGER, "help")
+        await client.expect(MANAGER, "Commands:")
