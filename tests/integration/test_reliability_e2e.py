@@ -225,3 +225,23 @@ async def test_a_frozen_prosody_is_detected_by_pings_and_the_link_comes_back(
         client = await connect_client(user, resource="after")
         client.send(MANAGER, "help")
         await client.expect(MANAGER, "Commands:")
+
+
+async def test_megabytes_of_output_are_capped_without_holding_up_another_agent(
+    service: Service, api: sa.ScriptedAnthropic, make_user, connect_client: ClientPool,
+) -> None:
+    client = await connect_client(make_user())
+    quiet = await create_agent(client, "hi", repo_choice="1")
+    await reply(client, quiet, "echo: hi")
+    api.push(sa.text("\n".join(f"row {i:06d} " + "y" * 80 for i in range(25_000))))  # ~2.3 MB
+    before = len(api.requests)
+    loud = await create_agent(client, "dump everything", repo_choice="2")
+    await api.wait_requests(before + 1)  # the big reply went to the loud agent
+    client.send(quiet, "ping")
+    await reply(client, quiet, "echo: ping")
+    received = await client.expect_eventually(loud, "✂️ Output cut here", timeout=120)
+    parts = [m["body"] for m in received]
+    assert parts[0].startswith("row 000000")
+    assert all(len(p) <= 3500 for p in parts)
+    assert 50_000 < sum(len(p) for p in parts[:-1]) <= 61_000
+    assert "more characters not shown" in parts[-1]
