@@ -13,10 +13,12 @@ import time
 import uuid
 from pathlib import Path
 
+from agentchat.adhoc_commands import ServiceCommands
 from agentchat.agents.adapter import AgentAdapter, LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
 from agentchat.agents.names import generate_name
 from agentchat.agents.pool import ProcessPool
+from agentchat.agents.presenter import Presenter, PresenterPort
 from agentchat.agents.runtime import AdapterFactory, Agent
 from agentchat.config.model import Config
 from agentchat.logging_setup import register_secret
@@ -37,6 +39,7 @@ from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceS
 from agentchat.state.store import StateStore
 from agentchat.workspace import WorkspaceError, list_repos, resolve_repo
 from agentchat.xmpp.access import AccessPolicy
+from agentchat.xmpp.adhoc import AdHocCommands
 from agentchat.xmpp.component import AgentComponent
 from agentchat.xmpp.directory import Contact, PresenceInfo
 
@@ -70,7 +73,11 @@ class Service:
             inbound=self,
         )
         self.manager = ManagerBot(self, self._manager_say)
-        self.sink = ChatPermissionSink(self.component, self._refresh_agent)
+        # ad-hoc commands share the chat commands' implementation (adhoc_commands.py)
+        self.component.entity.commands = AdHocCommands(ServiceCommands(self.manager, self.agents))
+        # prompts go through each agent's presenter: never in the middle of a streamed answer
+        self.sink = ChatPermissionSink(PresenterPort(self.component, self._presenter_of),
+                                       self._refresh_agent)
         self.broker = PermissionBroker(
             self.sink,
             permission_timeout_s=config.mcp.permission_timeout_s,
@@ -162,9 +169,14 @@ class Service:
             resume=resume,
             mcp_config_path=config_path,
             permission_tool=PERMISSION_TOOL,
+            partial_messages=self.config.agents.streaming,
             extra_args=tuple(self.config.agents.claude_args),
             env=self._agent_env,
         )
+
+    def _presenter_of(self, name: str) -> Presenter | None:
+        agent = self.agents.get(name)
+        return agent.presenter if agent is not None else None
 
     def _refresh_agent(self, name: str) -> None:
         agent = self.agents.get(name)
@@ -236,6 +248,7 @@ class Service:
         self.state.agents.append(record)
         self.agents[name] = agent
         self.persist()
+        self._refresh_manager_presence()  # the owner is a known user only from now on
         log.info("%s: created for %s in %s", name, owner, request.repo)
         jid = self.component.jid_of(name)
         self.component.subscribe(name, owner, nick=name)
