@@ -20,6 +20,7 @@ from agentchat.agents.names import generate_name
 from agentchat.agents.pool import ProcessPool
 from agentchat.agents.presenter import Presenter, PresenterPort
 from agentchat.agents.runtime import AdapterFactory, Agent
+from agentchat.chat.format import split_message
 from agentchat.config.model import Config
 from agentchat.logging_setup import register_secret
 from agentchat.manager.bot import AgentView, CreateError, ManagerBot
@@ -86,6 +87,7 @@ class Service:
         )
         self.mcp: RunningServer | None = None
         self._connected_once = False
+        self._background: set[asyncio.Future[None]] = set()
         self._restart_notices: dict[str, list[str]] = {}
         self._announced_restart = False
 
@@ -253,9 +255,9 @@ class Service:
         jid = self.component.jid_of(name)
         self.component.subscribe(name, owner, nick=name)
         agent.refresh_presence()
-        asyncio.get_running_loop().call_soon(
-            lambda: asyncio.ensure_future(agent.deliver(request.task))
-        )
+        task = asyncio.ensure_future(agent.deliver(request.task))  # after the "created" reply
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         return jid
 
     async def kill_agent(self, owner: str, name: str) -> bool:
@@ -315,8 +317,6 @@ class Service:
     # ------------------------------------------------------------------ Inbound
 
     def _manager_say(self, to: str, text: str) -> None:
-        from agentchat.chat.format import split_message
-
         for part in split_message(text):
             self.component.send_chat(self.config.manager.username, to, part)
 
@@ -356,8 +356,7 @@ class Service:
         for user in self.known_users():
             for contact in self.contacts_of(user):
                 self.component.announce(contact, user)
-                self.component.make_presence(pto=user, pfrom=self.component.jid_of(contact.local),
-                                             ptype="probe").send()
+                self.component.probe(contact.local, user)
         if not self._announced_restart:
             self._announced_restart = True
             for owner, names in self._restart_notices.items():

@@ -17,13 +17,14 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import slixmpp
-from slixmpp.exceptions import IqError, IqTimeout, XMPPError
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.stanza import Iq, Message, Presence
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from agentchat.chat.port import ChatState, Show
 from agentchat.xmpp.directory import Contact, Directory, Inbound, PresenceInfo
+from agentchat.xmpp.entity import EntityFeatures
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,7 @@ RESOURCE = "agentchat"
 OUTBOX_LIMIT = 20_000
 KEEPALIVE_INTERVAL = 10.0  # seconds between pings through Prosody
 KEEPALIVE_TIMEOUT = 5.0  # no answer by then: the link is dead, reconnect
-FEATURES = (
-    "http://jabber.org/protocol/disco#info",
-    "http://jabber.org/protocol/chatstates",
-    "urn:xmpp:message-correct:0",
-    "urn:xmpp:reactions:0",
-    "urn:xmpp:receipts",
-    "urn:xmpp:ping",
-)
+RECEIPTS_KEPT = 1000  # ids of our messages the owner's client confirmed (newest kept)
 
 
 class AgentComponent(slixmpp.ComponentXMPP):
@@ -106,8 +100,10 @@ class AgentComponent(slixmpp.ComponentXMPP):
             self.register_plugin(plugin)
         self.plugin["xep_0184"].auto_ack = False
         self.plugin["xep_0184"].auto_request = False
-        self.plugin["xep_0030"].api.register(self._disco_info, "get_info")
-        self.plugin["xep_0030"].api.register(self._disco_items, "get_items")
+        # disco#info/items, caps, vCard and ad-hoc commands (entity.py)
+        self.entity = EntityFeatures(self, directory, self._emit)
+        self.entity.register()
+        self.delivered: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     # ------------------------------------------------------------------ JIDs
 
@@ -219,6 +215,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         msg = self.make_message(mto=to, mbody=body, mtype="chat",
                                 mfrom=self.full_jid_of(from_local))
         msg["id"] = msg["id"] or uuid.uuid4().hex
+        msg["request_receipt"] = True
         self._emit(msg)
         return str(msg["id"])
 
@@ -227,6 +224,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
                                 mfrom=self.full_jid_of(from_local))
         msg["id"] = uuid.uuid4().hex
         msg["replace"]["id"] = original_id
+        msg["request_receipt"] = True
         self._emit(msg)
         return str(msg["id"])
 
@@ -248,20 +246,27 @@ class AgentComponent(slixmpp.ComponentXMPP):
         _add_nick(pres, nick)
         self._emit(pres)
 
+    def probe(self, local: str, to: str) -> None:
+        """Ask for ``to``'s presence (after a reconnect we know nothing about our users)."""
+        self._emit(self.make_presence(pto=to, pfrom=self.jid_of(local), ptype="probe"))
+
     def chat_state(self, from_local: str, to: str, state: ChatState) -> None:
         msg = self.make_message(mto=to, mtype="chat", mfrom=self.full_jid_of(from_local))
         msg["chat_state"] = state
         self._emit(msg)
 
     def _presence_stanza(self, local: str, to: str, info: PresenceInfo) -> Presence:
-        if not info.available:
-            return self.make_presence(pto=to, pfrom=self.full_jid_of(local),
-                                      ptype="unavailable", pstatus=info.status)
-        pres = self.make_presence(pto=to, pfrom=self.full_jid_of(local),
-                                  pshow=info.show, pstatus=info.status)
         contact = self.directory.lookup(local)
+        if not info.available:
+            pres = self.make_presence(pto=to, pfrom=self.full_jid_of(local),
+                                      ptype="unavailable", pstatus=info.status)
+        else:
+            pres = self.make_presence(pto=to, pfrom=self.full_jid_of(local),
+                                      pshow=info.show, pstatus=info.status)
+            if contact is not None:
+                _add_nick(pres, contact.nick)
         if contact is not None:
-            _add_nick(pres, contact.nick)
+            pres.xml.append(self.entity.caps(contact))  # XEP-0115, so clients enable features
         return pres
 
     def announce(self, contact: Contact, to: str) -> None:
@@ -296,6 +301,9 @@ class AgentComponent(slixmpp.ComponentXMPP):
                               if contact.kind == "manager" else
                               "This agent only talks to its owner.")
             return
+        received = msg.xml.find("{urn:xmpp:receipts}received")
+        if received is not None and received.get("id"):
+            self._note_delivered(received.get("id"), sender)
         has_reactions = msg.xml.find("{urn:xmpp:reactions:0}reactions") is not None
         if not msg["body"] and not has_reactions:
             return  # chat states, receipts, markers: nothing to act on
@@ -360,22 +368,14 @@ class AgentComponent(slixmpp.ComponentXMPP):
         elif ptype == "probe" or (ptype == "available" and not pres["to"].resource):
             self.announce(contact, sender)
 
-    # ------------------------------------------------------------------ disco
+    # ------------------------------------------------------------------ receipts
 
-    async def _disco_info(self, jid: Any, node: Any, ifrom: Any, data: Any) -> Any:
-        contact = None
-        if jid is not None and str(jid.domain).lower() == self.domain:
-            contact = self.directory.lookup(jid.local.lower())
-        if contact is None:
-            raise XMPPError("item-not-found")
-        info = self.plugin["xep_0030"].stanza.DiscoInfo()
-        info.add_identity("client", "bot", name=contact.nick)
-        for feature in FEATURES:
-            info.add_feature(feature)
-        return info
-
-    async def _disco_items(self, jid: Any, node: Any, ifrom: Any, data: Any) -> Any:
-        return self.plugin["xep_0030"].stanza.DiscoItems()
+    def _note_delivered(self, msg_id: str, sender: str) -> None:
+        """XEP-0184 receipt for one of our messages: remembered (debugging), never answered."""
+        log.debug("%s received message %s", sender, msg_id)
+        self.delivered[msg_id] = sender
+        while len(self.delivered) > RECEIPTS_KEPT:
+            self.delivered.popitem(last=False)
 
 
 def _add_nick(stanza: Any, nick: str) -> None:
