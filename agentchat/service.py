@@ -37,6 +37,7 @@ from agentchat.permissions.mcp_app import (
 )
 from agentchat.permissions.model import AlwaysRule
 from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
+from agentchat.state.saver import StateSaver
 from agentchat.state.store import StateStore
 from agentchat.workspace import WorkspaceError, list_repos, resolve_repo
 from agentchat.xmpp.access import AccessPolicy
@@ -60,6 +61,7 @@ class Service:
         self.config = config
         self._agent_env = dict(agent_env or {})  # added to each CLI's environment
         self.store = StateStore(config.state_path)
+        self.saver = StateSaver(self.store, lambda: self.state)  # per-turn saves, write-behind
         self.state = ServiceState()
         self.agents: dict[str, Agent] = {}
         self.pool = ProcessPool(config.agents.max_concurrent)
@@ -142,13 +144,15 @@ class Service:
         for user in self.known_users():
             self.component.set_presence(self.config.manager.username, user, show=None,
                                         status="agentchat stopped", available=False)
+        await self.saver.flush()
         self.persist()
         await self.component.close()
         if self.mcp is not None:
             await self.mcp.stop()
 
     def persist(self) -> None:
-        self.store.save(self.state)
+        """Save now (creation, shutdown); agents' frequent changes go through ``saver``."""
+        self.saver.save_now()
 
     # ------------------------------------------------------------------ agents
 
@@ -198,7 +202,7 @@ class Service:
             pool=self.pool,
             adapter_factory=self._adapter_factory,
             spec_factory=self._spec_for,
-            persist=self.persist,
+            persist=self.saver.request,
             idle_timeout=self.config.agents.idle_timeout_s,
             gate=self.broker,
             on_live_change=self._refresh_manager_presence,

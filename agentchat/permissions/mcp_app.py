@@ -212,7 +212,10 @@ async def serve(
     app: Any, port: int = 0, *, graceful_timeout_s: int = 3, host: str = HOST
 ) -> RunningServer:
     """Start uvicorn on 127.0.0.1:`port` (0 = any free port) and return once it accepts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and accepted sockets inherit ours. With proto 0 Nagle held each response body until the
+    # client acknowledged its headers: +40 ms per permission answer (delayed ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -129,6 +129,10 @@ s2s_ports = {{ }}
 s2s_direct_tls_ports = {{ }}
 http_ports = {{ }}
 https_ports = {{ }}
+-- No Nagle: a stanza that follows another to the same client (an agent's reply after its
+-- presence, a permission prompt after a tool line) would otherwise wait for the client's
+-- delayed ACK, ~40 ms on loopback.
+network_settings = {{ nagle = false }}
 
 modules_enabled = {{
 {modules}

@@ -100,8 +100,11 @@ class StateStore:
         return True
 
     def save(self, state: ServiceState) -> None:
+        self.write(encode(state))
+
+    def write(self, text: str) -> None:
+        """Store ``encode(state)`` output; split from ``save`` so the fsyncs can run in a thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = encode(state)
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

@@ -15,6 +15,7 @@ import logging
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 RESOURCE = "agentchat"
 OUTBOX_LIMIT = 20_000
+CHATSTATES_NS = "http://jabber.org/protocol/chatstates"
+FLUSH_HOPS = 2  # loop iterations a burst may wait for the rest of itself (see send_raw)
 KEEPALIVE_INTERVAL = 10.0  # seconds between pings through Prosody
 KEEPALIVE_TIMEOUT = 5.0  # no answer by then: the link is dead, reconnect
 RECEIPTS_KEPT = 1000  # ids of our messages the owner's client confirmed (newest kept)
@@ -61,6 +64,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.keepalive_timeout = KEEPALIVE_TIMEOUT
         self._keepalive_task: asyncio.Task[None] | None = None
         self._last_presence: dict[tuple[str, str], PresenceInfo] = {}
+        self._write_buffer: list[bytes] = []  # see send_raw
         # We answer subscriptions and probes ourselves: slixmpp's in-memory roster would
         # answer with "unsubscribed" after every restart.
         self.auto_authorize = None
@@ -138,6 +142,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
     def _on_disconnected(self, _event: Any) -> None:
         was_online = self.online
         self.online = False
+        self._write_buffer.clear()  # never written into the next connection's stream
         self.connected_event.clear()
         self.disconnected_event.set()
         if self.closing:
@@ -200,6 +205,37 @@ class AgentComponent(slixmpp.ComponentXMPP):
             with contextlib.suppress(asyncio.CancelledError):
                 await send_task
 
+    def send_raw(self, data: str | bytes) -> None:
+        """While online, the stanzas of one burst leave in one socket write.
+
+        Why: an agent's reply follows its presence and chat state within a millisecond. Written
+        separately, Prosody relays the first at once and, with its default Nagle setting, holds
+        the reply until the client acknowledges the first: ~40 ms on loopback (delayed ACK), a
+        round trip or more over a network. One write per burst also saves syscalls under load.
+        """
+        if not self.online or self.transport is None or data == self.stream_footer:
+            self._flush_writes()
+            super().send_raw(data)
+            return
+        self._write_buffer.append(data.encode("utf-8") if isinstance(data, str) else data)
+        if len(self._write_buffer) == 1:
+            self.loop.call_soon(self._flush_when_drained, 0)
+
+    def _flush_when_drained(self, hops: int) -> None:
+        """Flush once slixmpp's send loop has serialized what is queued (bounded hops)."""
+        if not self.waiting_queue.empty() and hops < FLUSH_HOPS:
+            self.loop.call_soon(self._flush_when_drained, hops + 1)
+            return
+        self._flush_writes()
+
+    def _flush_writes(self) -> None:
+        if not self._write_buffer:
+            return
+        data = b"".join(self._write_buffer)
+        self._write_buffer.clear()
+        if self.online and self.transport is not None:
+            self.transport.write(data)
+
     def _emit(self, stanza: Any) -> None:
         if self.online:
             stanza.send()
@@ -251,9 +287,12 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self._emit(self.make_presence(pto=to, pfrom=self.jid_of(local), ptype="probe"))
 
     def chat_state(self, from_local: str, to: str, state: ChatState) -> None:
-        msg = self.make_message(mto=to, mtype="chat", mfrom=self.full_jid_of(from_local))
-        msg["chat_state"] = state
-        self._emit(msg)
+        # Two per turn, the most frequent stanza: built as text, a fraction of the cost of a
+        # slixmpp Message (bench: ~15% less service CPU per turn at 100 busy agents).
+        self._emit(_RawStanza(self, (
+            f"<message type='chat' to={quoteattr(to)} "
+            f"from={quoteattr(self.full_jid_of(from_local))}><{state} xmlns='{CHATSTATES_NS}'/>"
+            "</message>")))
 
     def _presence_stanza(self, local: str, to: str, info: PresenceInfo) -> Presence:
         contact = self.directory.lookup(local)
@@ -376,6 +415,19 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.delivered[msg_id] = sender
         while len(self.delivered) > RECEIPTS_KEPT:
             self.delivered.popitem(last=False)
+
+
+class _RawStanza:
+    """Stanza text that still goes through slixmpp's send queue, so the order is kept."""
+
+    __slots__ = ("_stream", "text")
+
+    def __init__(self, stream: slixmpp.ComponentXMPP, text: str) -> None:
+        self._stream = stream
+        self.text = text
+
+    def send(self) -> None:
+        self._stream.send(self.text)
 
 
 def _add_nick(stanza: Any, nick: str) -> None:

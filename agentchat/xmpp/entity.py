@@ -24,8 +24,6 @@ from agentchat.xmpp.vcard import VCARD_NS, vcard_element
 
 log = logging.getLogger(__name__)
 
-STANZA_ERROR_NS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-
 
 class EntityFeatures:
     def __init__(self, xmpp: Any, directory: Directory, emit: Callable[[Any], None]) -> None:

@@ -304,7 +304,8 @@ class ScriptedAnthropic:
 
     async def start(self) -> None:
         """Bind a free loopback port and serve; returns once uvicorn is up."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted sockets (no Nagle stalls).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)  # connections queue in the backlog until uvicorn accepts them

@@ -79,3 +79,16 @@ def test_root_variant_allows_root_and_keeps_posix() -> None:
     # run_as_root instead of disabling mod_posix: SIGTERM stays a clean shutdown.
     assert '"posix"' not in root
     assert root.index("run_as_root") < root.index("VirtualHost")
+
+
+def test_extra_components_and_no_nagle() -> None:
+    settings = ProsodySettings(
+        domain="example.com", component_domain="agents.example.com", component_secret="s",
+        c2s_port=1, component_port=2, extra_components=(("echo.example.com", 'e"x'),),
+    )
+    text = render_prosody_config(settings, Path("/d/data"), Path("/d/p.pid"), as_root=False)
+    assert text.index('Component "agents.example.com"') < text.index('Component "echo.example.com"')
+    assert 'component_secret = "e\\"x"' in text
+    assert "network_settings = { nagle = false }" in text
+    assert text.index("network_settings") < text.index("VirtualHost")  # a global option
+    assert "e\"x" not in repr(settings)
