@@ -29,6 +29,16 @@ def repo(tmp_path: Path, name: str = "my-project") -> Path:
     return tmp_path / "work" / name
 
 
+async def asking_to_write(
+    api: sa.ScriptedAnthropic, client: ChatClient, target: Path, task: str
+) -> tuple[str, str, Any]:
+    """A new agent whose first step is a Write of ``target``: returns (agent, prompt id, prompt)."""
+    api.push(write(target))
+    agent = await create_agent(client, task)
+    pid, prompt = await wait_prompt(client, agent, f"🔧 Write {target.name}")
+    return agent, pid, prompt
+
+
 async def correction_of(client: ChatClient, agent: str, prompt: Any) -> str:
     """The XEP-0308 correction replacing ``prompt``; returns its body."""
     msg = await client.next_stanza(
@@ -45,10 +55,8 @@ async def test_write_allowed_creates_the_file_and_prompt_is_corrected(
     tmp_path: Path,
 ) -> None:
     target = repo(tmp_path) / "hello.txt"
-    api.push(write(target))
     client = await connect_client(make_user())
-    agent = await create_agent(client, "create hello.txt")
-    pid, prompt = await wait_prompt(client, agent, "🔧 Write hello.txt")
+    agent, pid, prompt = await asking_to_write(api, client, target, "create hello.txt")
     body = prompt["body"]  # type: ignore[index]
     assert "Action: Write File" in body and "File: hello.txt" in body
     assert body.endswith("Reply: yes / no / always")
@@ -78,10 +86,8 @@ async def test_denied_with_a_reason_leaves_no_file_and_claude_gets_the_reason(
     tmp_path: Path,
 ) -> None:
     target = repo(tmp_path) / "hello.txt"
-    api.push(write(target))
     client = await connect_client(make_user())
-    agent = await create_agent(client, "create hello.txt")
-    pid, prompt = await wait_prompt(client, agent, "🔧 Write hello.txt")
+    agent, pid, prompt = await asking_to_write(api, client, target, "create hello.txt")
     client.send(agent, "no, call it greeting.txt")
     await client.expect(agent, f"❌ denied #{pid}: call it greeting.txt")
     assert (await correction_of(client, agent, prompt)).endswith("❌ denied: call it greeting.txt")
@@ -116,10 +122,8 @@ async def test_unanswered_prompt_expires_and_late_answer_is_too_late(
 ) -> None:
     target = repo(tmp_path) / "late.txt"
     async with running_service(prosody, tmp_path, api, {"MCP_PERMISSION_TIMEOUT": "1500"}) as svc:
-        api.push(write(target))
         client = await connect_client(make_user())
-        agent = await create_agent(client, "create late.txt")
-        pid, prompt = await wait_prompt(client, agent, "🔧 Write late.txt")
+        agent, pid, prompt = await asking_to_write(api, client, target, "create late.txt")
         assert (await correction_of(client, agent, prompt)).endswith("⏱ expired (denied)")
         await client.expect(agent, f"⏱ Permission #{pid} expired without an answer")
         await reply(client, agent, "done: ")
@@ -163,10 +167,8 @@ async def test_wrong_or_missing_secret_cannot_answer_or_see_anything(
     tmp_path: Path,
 ) -> None:
     target = repo(tmp_path) / "guarded.txt"
-    api.push(write(target))
     client = await connect_client(make_user())
-    agent = await create_agent(client, "write guarded")
-    pid, prompt = await wait_prompt(client, agent, "🔧 Write guarded.txt")
+    agent, pid, prompt = await asking_to_write(api, client, target, "write guarded")
     assert service.mcp is not None
     url = service.mcp.url + "/mcp"
     args = {"tool_name": "Bash", "input": {"command": "id"}, "tool_use_id": "toolu_x"}
@@ -190,10 +192,8 @@ async def test_always_skips_the_next_prompt_and_can_be_revoked(
     tmp_path: Path,
 ) -> None:
     base = repo(tmp_path)
-    api.push(write(base / "a.txt"))
     client = await connect_client(make_user())
-    agent = await create_agent(client, "write a")
-    pid, prompt = await wait_prompt(client, agent, "🔧 Write a.txt")
+    agent, pid, prompt = await asking_to_write(api, client, base / "a.txt", "write a")
     client.send(agent, "always")
     await client.expect(agent, f"✅ allowed #{pid}; from now on always allowing Write")
     assert (await correction_of(client, agent, prompt)).endswith("✅ always allowed: Write")
@@ -220,10 +220,8 @@ async def test_a_thumbs_up_reaction_answers_the_prompt(
     tmp_path: Path,
 ) -> None:
     target = repo(tmp_path) / "liked.txt"
-    api.push(write(target))
     client = await connect_client(make_user())
-    agent = await create_agent(client, "write liked")
-    pid, prompt = await wait_prompt(client, agent, "🔧 Write liked.txt")
+    agent, pid, prompt = await asking_to_write(api, client, target, "write liked")
     msg = client.xmpp.make_message(mto=agent, mtype="chat")
     msg.xml.append(_reactions(str(prompt["id"]), "👍"))  # type: ignore[index]
     msg.send()
