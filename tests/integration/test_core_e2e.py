@@ -175,3 +175,18 @@ async def test_manager_refuses_users_not_allowed(
         friend = await connect_client(allowed)
         friend.send(MANAGER, "help")
         await friend.expect(MANAGER, "Commands:")
+
+
+async def test_huge_messages_are_refused_with_the_limit_named(
+    service: Service, make_user, connect_client: ClientPool
+) -> None:
+    client = await connect_client(make_user())
+    client.send(MANAGER, "n" * 40_000)
+    await client.expect(MANAGER, "⚠️ Message not delivered: it has 40,000 characters and the "
+                                 "limit is 32,000.")
+    agent = await create_agent(client, "hi")
+    await reply(client, agent, "echo: hi")
+    client.send(agent, "z" * 40_000)
+    await client.expect(agent, "⚠️ Message not delivered: it has 40,000 characters")
+    client.send(agent, "short")
+    await reply(client, agent, "echo: short")

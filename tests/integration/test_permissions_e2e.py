@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,24 @@ async def test_ask_user_question_round_trip(
 
 
 pytestmark = pytest.mark.timeout(180)
+
+
+async def test_a_pending_prompt_is_asked_again_after_prosody_restarts(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
+    connect_client: ClientPool, component_free: None,
+) -> None:
+    user = make_user()
+    target = repo(tmp_path) / "after-restart.txt"
+    async with running_service(prosody, tmp_path, api) as svc:
+        client = await connect_client(user)
+        agent, pid, _ = await asking_to_write(api, client, target, "write after restart")
+        prosody.restart()
+        await asyncio.wait_for(svc.component.disconnected_event.wait(), 30)
+        await asyncio.wait_for(svc.component.connected_event.wait(), 60)
+        again = await connect_client(user, resource="again")
+        asked = await again.expect_eventually(agent, f"🔐 Permission #{pid}")
+        assert asked[-1]["body"].endswith("Reply: yes / no / always")
+        again.send(agent, "yes")
+        await again.expect_eventually(agent, f"✅ allowed #{pid}")
+        await again.expect_eventually(agent, "done: ")
+        assert target.exists()
