@@ -15,7 +15,6 @@ import pytest
 from agentchat.agents.adapter import LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
 from agentchat.agents.events import (
-    AgentEvent,
     AssistantText,
     ControlAnswered,
     PartialText,
@@ -25,6 +24,7 @@ from agentchat.agents.events import (
     ToolOutcome,
     TurnFinished,
 )
+from tests.support.agent_events import next_of
 from tests.support.claude_env import claude_env, claude_path
 from tests.support.scripted_api import ScriptedAnthropic, text, tool_use
 
@@ -66,17 +66,6 @@ async def launch(tmp_path: Path, api: ScriptedAnthropic, workdir: Path) -> Async
         await adapter.stop(grace=2)
 
 
-async def next_of(
-    it: AsyncIterator[AgentEvent], kind: type[T], timeout: float = 60
-) -> tuple[T, list[AgentEvent]]:
-    """Read events until one of ``kind``; return it and everything read before it."""
-    seen: list[AgentEvent] = []
-    async with asyncio.timeout(timeout):
-        async for event in it:
-            if isinstance(event, kind):
-                return event, seen
-            seen.append(event)
-    raise AssertionError(f"no {kind.__name__} before the end; saw {seen}")
 
 
 async def test_turn_returns_scripted_text(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -19,13 +20,13 @@ import pytest
 from agentchat.agents.adapter import AgentStartError, LaunchSpec
 from agentchat.agents.claude_code import AgentNotRunning, ClaudeCodeAdapter, build_argv
 from agentchat.agents.events import (
-    AgentEvent,
     AssistantText,
     ControlAnswered,
     ProcessExited,
     SessionStarted,
     TurnFinished,
 )
+from tests.support import agent_events
 
 FAKE_CLI = Path(__file__).resolve().parents[1] / "support" / "fake_cli.py"
 T = TypeVar("T")
@@ -67,17 +68,7 @@ async def new_adapter(tmp_path: Path, fake_claude: str) -> AsyncIterator[Factory
         await adapter.stop(grace=0.1)
 
 
-async def next_of(
-    it: AsyncIterator[AgentEvent], kind: type[T], timeout: float = 10
-) -> tuple[T, list[AgentEvent]]:
-    """Read events until one of ``kind``; return it and everything read before it."""
-    seen: list[AgentEvent] = []
-    async with asyncio.timeout(timeout):
-        async for event in it:
-            if isinstance(event, kind):
-                return event, seen
-            seen.append(event)
-    raise AssertionError(f"no {kind.__name__} before the end; saw {seen}")
+next_of = functools.partial(agent_events.next_of, timeout=10)  # the fake CLI is fast
 
 
 # --- build_argv --------------------------------------------------------------------------------
