@@ -116,6 +116,15 @@ async def barrier(client: ChatClient, stranger: bool) -> None:
         await client.expect_eventually(MANAGER, "Commands:", timeout=120)
 
 
+def _from_the_service(record: logging.LogRecord) -> bool:
+    """agentchat's own records; a test client closing its stream (slixmpp's NotConnectedError
+    while it still had stanzas queued) is the client's business, not the service's."""
+    if record.name.startswith("agentchat"):
+        return True
+    exc = record.exc_info[1] if record.exc_info else None
+    return type(exc).__name__ != "NotConnectedError"
+
+
 async def test_fuzz_owner_and_stranger(
     prosody: EmbeddedProsody, tmp_path, api: sa.ScriptedAnthropic, make_user,
     connect_client: ClientPool, caplog: pytest.LogCaptureFixture,
@@ -167,9 +176,10 @@ async def test_fuzz_owner_and_stranger(
 
         await asyncio.wait(IQ_FUTURES)  # each ends with an answer, or a timeout after 20 s
     assert IQ_FUTURES and not UNANSWERED, [str(iq) for iq in UNANSWERED[:5]]
-    tracebacks = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
-    assert not tracebacks, [r.getMessage() for r in tracebacks[:5]]
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    records = [r for r in caplog.records if _from_the_service(r)]
+    tracebacks = [r for r in records if r.exc_info or "Traceback" in r.getMessage()]
+    assert not tracebacks, [(r.name, r.getMessage()) for r in tracebacks[:5]]
+    errors = [(r.name, r.getMessage()) for r in records if r.levelno >= logging.ERROR]
     assert not errors, errors[:5]
     assert sum(sent.values()) >= 3000
     print(f"fuzz: sent {sent}, total {sum(sent.values())}, "
