@@ -80,7 +80,7 @@ class Service:
         self.component.entity.commands = AdHocCommands(ServiceCommands(self.manager, self.agents))
         # prompts go through each agent's presenter: never in the middle of a streamed answer
         self.sink = ChatPermissionSink(PresenterPort(self.component, self._presenter_of),
-                                       self._refresh_agent)
+                                       self._refresh_agent, self._plan_text)
         self.broker = PermissionBroker(
             self.sink,
             permission_timeout_s=config.mcp.permission_timeout_s,
@@ -183,6 +183,10 @@ class Service:
     def _presenter_of(self, name: str) -> Presenter | None:
         agent = self.agents.get(name)
         return agent.presenter if agent is not None else None
+
+    def _plan_text(self, name: str) -> str | None:
+        agent = self.agents.get(name)
+        return agent.plan_text() if agent is not None else None
 
     def _refresh_agent(self, name: str) -> None:
         agent = self.agents.get(name)

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[LaunchSpec], AgentAdapter]
 
+PLAN_DIR_MARK = "/.claude/plans/"  # where plan mode writes the plan (CLI 2.1.x)
+PLAN_MAX_CHARS = 20_000
+
 AGENT_HELP = """\
 Commands:
   status – what I'm doing, repository, uptime, turns, cost
@@ -91,6 +94,7 @@ class Agent:
         self._gate = gate
         self._on_live_change = on_live_change or (lambda: None)
         self.adapter: AgentAdapter | None = None
+        self.plan_file: str | None = None  # the plan file this agent last wrote in plan mode
         self.busy = False
         self.queue: list[str] = []
         self.started_at: float | None = None  # monotonic, current process
@@ -253,6 +257,9 @@ class Agent:
         elif isinstance(event, PartialText):
             self.presenter.partial(event.text)
         elif isinstance(event, ToolCall):
+            path = event.input.get("file_path")
+            if isinstance(path, str) and PLAN_DIR_MARK in path:
+                self.plan_file = path  # ExitPlanMode will ask about this file's content
             self.presenter.next_message()
             self.say(tool_line(event.name, event.input, self.record.cwd))
         elif isinstance(event, TurnFinished):
@@ -437,6 +444,17 @@ class Agent:
     def answer_permission(self, text: str) -> str | None:
         """An answer as the owner would type it ('a1b2 yes'); the reply, or None if not one."""
         return self._gate.answer(self.name, text, self.owner) if self._gate is not None else None
+
+    def plan_text(self) -> str | None:
+        """The plan ExitPlanMode asks about: the CLI sends it in a file, not in the request."""
+        if self.plan_file is None:
+            return None
+        try:
+            with open(self.plan_file, encoding="utf-8", errors="replace") as fh:
+                return fh.read(PLAN_MAX_CHARS)
+        except OSError as exc:
+            log.warning("%s: cannot read the plan file: %s", self.name, exc)
+            return None
 
     def rules_text(self) -> str:
         if not self.record.rules:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -293,3 +294,33 @@ async def test_a_pending_prompt_is_asked_again_after_prosody_restarts(
         await again.expect_eventually(agent, f"✅ allowed #{pid}")
         await again.expect_eventually(agent, "done: ")
         assert target.exists()
+
+
+async def test_plan_approval_shows_the_plan_file_and_takes_yes(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
+    connect_client: ClientPool, component_free: None,
+) -> None:
+    """In plan mode the CLI writes the plan to a file and sends ExitPlanMode with no input."""
+    plan = "# Plan\n1. Read src/auth.ts\n2. Add input validation\n3. Run the tests\n"
+    env = {"CLAUDE_ARGS": "--permission-mode plan"}
+    async with running_service(prosody, tmp_path, api, env) as svc:
+        gate = asyncio.Event()
+        write_plan = sa.tool_use("Write", {"file_path": "?", "content": plan}, gate=gate)
+        api.push(write_plan, sa.tool_use("ExitPlanMode", {}))
+        client = await connect_client(make_user())
+        agent = await create_agent(client, "plan the validation work")
+        first = await api.wait_requests(1)  # held: the path is only known from the request
+        match = re.search(r"create your plan at (\S+\.md)", json.dumps(first))
+        assert match is not None, "the CLI no longer names its plan file"
+        write_plan.blocks[0].input["file_path"] = match.group(1)  # type: ignore[union-attr]
+        gate.set()
+        asked = await client.expect_eventually(agent, "📋 Plan #", timeout=60)
+        text = asked[-1]["body"]
+        assert "ready to start?" in text and "2. Add input validation" in text
+        pid = re.search(r"#([0-9a-f]{4})", text).group(1)  # type: ignore[union-attr]
+        client.send(agent, "yes")
+        await client.expect_eventually(agent, f"✅ plan approved #{pid}")
+        await client.expect_eventually(agent, "done: ")
+        assert not api.last_tool_results()[0].get("is_error")
+        audit = [e for e in read_audit(svc.config.audit_path) if e["event"] == "decision"]
+        assert audit[-1]["tool"] == "ExitPlanMode" and audit[-1]["decision"] == "allow"
