@@ -13,7 +13,6 @@ import time
 import uuid
 from pathlib import Path
 
-from agentchat.adhoc_commands import ServiceCommands
 from agentchat.agents.adapter import AgentAdapter, LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
 from agentchat.agents.names import generate_name
@@ -42,6 +41,7 @@ from agentchat.state.store import StateStore
 from agentchat.workspace import WorkspaceError, list_repos, resolve_repo
 from agentchat.xmpp.access import AccessPolicy
 from agentchat.xmpp.adhoc import AdHocCommands
+from agentchat.xmpp.adhoc_commands import ServiceCommands
 from agentchat.xmpp.component import AgentComponent
 from agentchat.xmpp.directory import Contact, PresenceInfo
 
@@ -76,7 +76,7 @@ class Service:
             inbound=self,
         )
         self.manager = ManagerBot(self, self._manager_say)
-        # ad-hoc commands share the chat commands' implementation (adhoc_commands.py)
+        # ad-hoc commands share the chat commands' implementation (xmpp/adhoc_commands.py)
         self.component.entity.commands = AdHocCommands(ServiceCommands(self.manager, self.agents))
         # prompts go through each agent's presenter: never in the middle of a streamed answer
         self.sink = ChatPermissionSink(PresenterPort(self.component, self._presenter_of),

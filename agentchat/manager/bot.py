@@ -76,7 +76,7 @@ class ManagerBot:
     # ------------------------------------------------------------------ new
 
     # The public methods below are the one implementation behind both the chat commands and
-    # the ad-hoc commands (agentchat.adhoc_commands): they return what to tell the user.
+    # the ad-hoc commands (agentchat.xmpp.adhoc_commands): they return what to tell the user.
 
     def creation_refusal(self) -> str | None:
         """Why no agent can be created right now (capacity, no repositories), or None."""
