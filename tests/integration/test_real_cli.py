@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -28,7 +28,6 @@ from tests.support.agent_events import next_of
 from tests.support.claude_env import claude_env, claude_path
 from tests.support.scripted_api import ScriptedAnthropic, text, tool_use
 
-T = TypeVar("T")
 pytestmark = pytest.mark.timeout(120)
 
 Launch = Callable[..., Awaitable[ClaudeCodeAdapter]]

@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -29,7 +29,6 @@ from agentchat.agents.events import (
 from tests.support import agent_events
 
 FAKE_CLI = Path(__file__).resolve().parents[1] / "support" / "fake_cli.py"
-T = TypeVar("T")
 
 pytestmark = pytest.mark.timeout(30)
 
