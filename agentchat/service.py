@@ -229,10 +229,8 @@ class Service:
         return str(self.config.work.base_path)
 
     def capacity_error(self) -> str | None:
-        if self.pool.live >= self.pool.limit:
-            return (f"{self.pool.live} agents are already running (agents.maxConcurrent = "
-                    f"{self.pool.limit}). Quit or kill one first ('list' shows them).")
-        return None
+        refusal = self.pool.full()
+        return str(refusal) if refusal is not None else None
 
     async def create_agent(self, owner: str, request: CreateRequest) -> str:
         if request.agent_type not in dict(AGENT_TYPES):

@@ -25,12 +25,17 @@ class ProcessPool:
     def acquire(self, name: str) -> None:
         if name in self._holders:
             return
-        if len(self._holders) >= self.limit:
-            raise PoolFull(self.limit)
+        refusal = self.full()
+        if refusal is not None:
+            raise refusal
         self._holders.add(name)
 
     def release(self, name: str) -> None:
         self._holders.discard(name)
+
+    def full(self) -> PoolFull | None:
+        """The refusal a new process would get now, or None while there is room."""
+        return PoolFull(self.limit) if len(self._holders) >= self.limit else None
 
     def holds(self, name: str) -> bool:
         return name in self._holders
