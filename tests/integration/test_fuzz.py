@@ -16,7 +16,7 @@ import pytest
 
 from agentchat.prosody.embedded import EmbeddedProsody
 from tests.support import scripted_api as sa
-from tests.support.chat_flows import MANAGER, create_agent, reply
+from tests.support.chat_flows import MANAGER, create_agent, reactions, reply
 from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ChatClient, ClientPool
 
@@ -66,10 +66,8 @@ def odd_message(client: ChatClient, rng: random.Random, to: str) -> None:
 
 
 def _reactions(rng: random.Random) -> ET.Element:
-    root = ET.Element("{urn:xmpp:reactions:0}reactions", {"id": rng.choice(["", "x", "1" * 80])})
-    for _ in range(rng.randint(0, 3)):
-        ET.SubElement(root, "{urn:xmpp:reactions:0}reaction").text = rng.choice(["👍", "👎", "x"])
-    return root
+    return reactions(rng.choice(["", "x", "1" * 80]),
+                     [rng.choice(["👍", "👎", "x"]) for _ in range(rng.randint(0, 3))])
 
 
 def odd_presence(client: ChatClient, rng: random.Random, to: str) -> None:

@@ -15,7 +15,7 @@ from agentchat.permissions.mcp_app import SECRET_HEADER
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
-from tests.support.chat_flows import create_agent, reply, wait_prompt
+from tests.support.chat_flows import create_agent, reactions, reply, wait_prompt
 from tests.support.mcp_client import call_permission, only_json
 from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ChatClient, ClientPool
@@ -225,7 +225,7 @@ async def test_a_thumbs_up_reaction_answers_the_prompt(
     client = await connect_client(make_user())
     agent, pid, prompt = await asking_to_write(api, client, target, "write liked")
     msg = client.xmpp.make_message(mto=agent, mtype="chat")
-    msg.xml.append(_reactions(str(prompt["id"]), "👍"))  # type: ignore[index]
+    msg.xml.append(reactions(str(prompt["id"]), ["👍"]))  # type: ignore[index]
     msg.send()
     await client.expect(agent, f"✅ allowed #{pid}")
     await correction_of(client, agent, prompt)
@@ -235,12 +235,6 @@ async def test_a_thumbs_up_reaction_answers_the_prompt(
     assert audit[-1]["how"] == "reaction"
 
 
-def _reactions(target: str, emoji: str) -> Any:
-    import xml.etree.ElementTree as ET
-
-    root = ET.Element("{urn:xmpp:reactions:0}reactions", {"id": target})
-    ET.SubElement(root, "{urn:xmpp:reactions:0}reaction").text = emoji
-    return root
 
 
 async def test_ask_user_question_round_trip(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 
 from tests.support.xmpp_client import ChatClient, jid_matches
 
@@ -77,3 +78,11 @@ async def wait_prompt(client: ChatClient, agent: str, tool_line: str) -> tuple[s
     match = PROMPT.match(str(prompt["body"]))  # type: ignore[index]
     assert match is not None
     return match.group(1), prompt
+
+
+def reactions(target_id: str, emojis: list[str]) -> ET.Element:
+    """A XEP-0444 ``<reactions/>`` payload on message ``target_id``, to append to a message."""
+    root = ET.Element("{urn:xmpp:reactions:0}reactions", {"id": target_id})
+    for emoji in emojis:
+        ET.SubElement(root, "{urn:xmpp:reactions:0}reaction").text = emoji
+    return root
