@@ -94,7 +94,8 @@ def _cmd_prosody_config(config_path: Path | None) -> int:
     from agentchat.prosody.config_text import render_component_block
 
     xmpp = loaded.config.xmpp
-    text = render_component_block(xmpp.component_domain, xmpp.component_secret, xmpp.port)
+    text = render_component_block(xmpp.component_domain, xmpp.component_secret, xmpp.port,
+                                  xmpp.domain)
     print(text.rstrip("\n"))
     return 0
 

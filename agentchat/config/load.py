@@ -116,6 +116,16 @@ def _localpart(v: str) -> str | None:
     return None
 
 
+def _download_host_problem(entry: str) -> str | None:
+    """Why ``entry`` is not ``host`` or ``host:port`` (no scheme, path or wildcard)."""
+    host, colon, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+    if not host or _BAD_NAME_CHARS.search(host) or "*" in host or (
+            colon and not (port.isdigit() and 1 <= int(port) <= 65535)):
+        return f'expected a host name like "files.example.com" or "files.example.com:5281", ' \
+               f"got {_show(entry)}"
+    return None
+
+
 def jid_pattern_problem(entry: str) -> str | None:
     """Why ``entry`` is not a bare JID or ``*@domain`` pattern, or None if it is one."""
     local, at, domain = entry.partition("@")
@@ -153,9 +163,11 @@ FIELDS: tuple[_Field, ...] = (
     _Field("agents", "silenceWarning", "silence_warning", "AGENTS_SILENCE_WARNING", "int",
            _positive_ms),
     _Field("access", "allowedJids", "allowed_jids", "ALLOWED_JIDS", "list", None),
+    _Field("files", "maxSize", "max_size", "FILES_MAX_SIZE", "int", _at_least_one),
+    _Field("files", "downloadHosts", "download_hosts", "FILES_DOWNLOAD_HOSTS", "list", None),
 )
 
-SECTIONS: tuple[str, ...] = ("xmpp", "manager", "mcp", "work", "agents", "access")
+SECTIONS: tuple[str, ...] = ("xmpp", "manager", "mcp", "work", "agents", "access", "files")
 
 # Seed keys that a component-based agentchat does not need; accepted so seed configs start.
 OBSOLETE_KEYS: Mapping[tuple[str, str], str] = {
@@ -272,6 +284,11 @@ def _check_value(field: _Field, value: Any) -> None:
     if field.attr == "allowed_jids":
         for i, entry in enumerate(value):
             problem = jid_pattern_problem(entry)
+            if problem:
+                raise _Invalid(problem, i)
+    if field.attr == "download_hosts":
+        for i, entry in enumerate(value):
+            problem = _download_host_problem(entry)
             if problem:
                 raise _Invalid(problem, i)
 
@@ -440,6 +457,8 @@ def _build_config(
             value = str(Path(value).expanduser())
         if field.attr == "allowed_jids":
             value = tuple(normalize_jid(e) for e in value)
+        if field.attr == "download_hosts":
+            value = tuple(e.strip().lower() for e in value)
         if field.attr in ("domain", "component_domain"):
             value = normalize_domain(value)  # JID domains are case-insensitive
         data[field.section][field.attr] = value

@@ -65,6 +65,16 @@ class AccessConfig:
 
 
 @attrs.frozen
+class FilesConfig:
+    """Files in both directions through the server's HTTP upload service (XEP-0363)."""
+
+    max_size: int = 10 * 1024 * 1024  # bytes, per file, downloaded or uploaded
+    # Extra hosts (``host`` or ``host:port``) whose links are downloaded, besides the upload
+    # services the XMPP server announces. Never any other address.
+    download_hosts: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class Config:
     xmpp: XmppConfig = XmppConfig()
     manager: ManagerConfig = ManagerConfig()
@@ -72,6 +82,7 @@ class Config:
     work: WorkConfig = WorkConfig()
     agents: AgentsConfig = AgentsConfig()
     access: AccessConfig = AccessConfig()
+    files: FilesConfig = FilesConfig()
     home: Path = Path("~/.agent-chat")  # AGENT_CHAT_HOME: config.json, state, audit log
 
     @property

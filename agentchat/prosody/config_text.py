@@ -48,6 +48,17 @@ class ProsodySettings:
     c2s_interface: str = "127.0.0.1"
     # More (domain, secret) components on the same port: the benchmarks' raw echo baseline.
     extra_components: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
+    # Files (XEP-0363): Prosody's HTTP server on this loopback port serves upload.<domain>.
+    http_port: int | None = None
+
+    @property
+    def upload_domain(self) -> str:
+        return upload_domain_for(self.domain)
+
+
+def upload_domain_for(domain: str) -> str:
+    """The usual name of a server's HTTP upload component."""
+    return f"upload.{domain}"
 
 
 def lua_string(value: str) -> str:
@@ -65,9 +76,28 @@ def lua_string(value: str) -> str:
 
 
 def render_component_block(
-    component_domain: str, component_secret: str, component_port: int
+    component_domain: str, component_secret: str, component_port: int,
+    domain: str | None = None,
 ) -> str:
-    """The snippet an operator adds to an existing Prosody so agentchat can connect to it."""
+    """The snippet an operator adds to an existing Prosody so agentchat can connect to it
+    (and, given the users' ``domain``, share files through the server's upload service)."""
+    return _component_block(component_domain, component_secret, component_port) + (
+        _operator_upload_block(domain, component_domain) if domain else "")
+
+
+def _operator_upload_block(domain: str, component_domain: str) -> str:
+    upload = upload_domain_for(domain)
+    return f"""
+-- Files (XEP-0363 HTTP upload): agents send files as links to the server's upload service,
+-- and take the files users upload there. agentchat uploads as the agents' JIDs, so the
+-- upload service must let {component_domain} upload. If you already have an http_file_share
+-- component, add the access line below to it instead of adding this one (an access list
+-- replaces the default "local users only": keep {domain} in it). Clients download from its
+-- HTTP server: open http_ports/https_ports to them and set http_external_url if needed.
+{render_upload_block(upload, (domain, component_domain))}"""
+
+
+def _component_block(component_domain: str, component_secret: str, component_port: int) -> str:
     return f"""\
 -- agentchat: the external component (XEP-0114) that presents the manager bot and the agents.
 -- Save as /etc/prosody/conf.d/agentchat.cfg.lua (Debian's prosody.cfg.lua includes conf.d/),
@@ -82,6 +112,37 @@ component_interfaces = {{ "127.0.0.1" }}
 Component {lua_string(component_domain)}
     component_secret = {lua_string(component_secret)}
 """
+
+
+def render_upload_block(
+    upload_domain: str, uploaders: tuple[str, ...], *, http_host: str | None = None
+) -> str:
+    """Prosody's built-in HTTP upload service (XEP-0363), with an access list naming the
+    users' domain AND agentchat's component domain: agents upload as their own JIDs, and an
+    access list replaces Prosody's default ("local users only"), so both must be listed."""
+    access = ", ".join(lua_string(u) for u in uploaders)
+    host_line = (f"    -- Links name {http_host}, where its HTTP server listens.\n"
+                 f"    http_host = {lua_string(http_host)}\n") if http_host else ""
+    return f"""\
+Component {lua_string(upload_domain)} "http_file_share"
+    http_file_share_access = {{ {access} }}
+{host_line}"""
+
+
+def _upload_lines(settings: ProsodySettings) -> str:
+    """The private server's HTTP port (loopback only) and upload service, if it has files."""
+    if settings.http_port is None:
+        return ""
+    return "\n" + render_upload_block(
+        settings.upload_domain, (settings.domain, settings.component_domain),
+        http_host="127.0.0.1")
+
+
+def _http_ports_line(settings: ProsodySettings) -> str:
+    if settings.http_port is None:
+        return "http_ports = { }"
+    return (f"http_ports = {{ {settings.http_port:d} }}\n"
+            'http_interfaces = { "127.0.0.1" }')
 
 
 def render_prosody_config(
@@ -127,7 +188,7 @@ component_ports = {{ {settings.component_port:d} }}
 component_interfaces = {{ "127.0.0.1" }}
 s2s_ports = {{ }}
 s2s_direct_tls_ports = {{ }}
-http_ports = {{ }}
+{_http_ports_line(settings)}
 https_ports = {{ }}
 -- No Nagle: a stanza that follows another to the same client (an agent's reply after its
 -- presence, a permission prompt after a tool line) would otherwise wait for the client's
@@ -142,4 +203,4 @@ VirtualHost {lua_string(settings.domain)}
 
 Component {lua_string(settings.component_domain)}
     component_secret = {lua_string(settings.component_secret)}
-{extra}"""
+{_upload_lines(settings)}{extra}"""

@@ -75,12 +75,15 @@ class EmbeddedProsody:
         *,
         c2s_interface: str = "127.0.0.1",
         extra_components: tuple[tuple[str, str], ...] = (),
+        files: bool = True,
     ) -> Self:
-        """A server on two ports that were free a moment ago (``start`` reports a lost race)."""
+        """A server on ports that were free a moment ago (``start`` reports a lost race);
+        ``files``: also the upload service ``upload.<domain>`` on a loopback HTTP port."""
         c2s_port = free_port()
         component_port = free_port()
         while component_port == c2s_port:
             component_port = free_port()
+        http_port = _files_port((c2s_port, component_port)) if files else None
         settings = ProsodySettings(
             domain=domain,
             component_domain=component_domain,
@@ -89,6 +92,7 @@ class EmbeddedProsody:
             component_port=component_port,
             c2s_interface=c2s_interface,
             extra_components=extra_components,
+            http_port=http_port,
         )
         return cls(base_dir, settings)
 
@@ -270,6 +274,7 @@ class EmbeddedProsody:
             for service, iface, port in (
                 ("c2s", s.c2s_interface, s.c2s_port),
                 ("component", "127.0.0.1", s.component_port),
+                *((("http", "127.0.0.1", s.http_port),) if s.http_port is not None else ()),
             )
         ]
         c2s_header = (
@@ -328,6 +333,14 @@ class EmbeddedProsody:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+
+def _files_port(taken: tuple[int, ...]) -> int:
+    """A free port for the upload service's HTTP server, other than ``taken``."""
+    port = free_port()
+    while port in taken:
+        port = free_port()
+    return port
 
 
 def _probe(host: str, port: int, header: str, marker: bytes, timeout: float) -> bool:
