@@ -7,7 +7,7 @@ same session id, so the conversation survives idle stops and crashes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -26,18 +26,33 @@ class LaunchSpec:
     mcp_config_path: Path | None = None  # permission tool config, written 0600 by the service
     permission_tool: str | None = None  # e.g. "mcp__agentchat__permission_prompt"
     partial_messages: bool = False  # --include-partial-messages
+    allowed_tools: tuple[str, ...] = ()  # run without asking, e.g. our own send_file tool
     extra_args: tuple[str, ...] = ()
     env: Mapping[str, str] = attrs.field(factory=dict)  # added to the service's environment
+
+
+@attrs.frozen
+class Image:
+    """An image handed to the agent with a message (PNG, JPEG, GIF or WebP, sniffed)."""
+
+    media_type: str
+    data: bytes = attrs.field(repr=False)
 
 
 class AgentAdapter(Protocol):
     @property
     def pid(self) -> int | None: ...
 
+    @property
+    def accepts_images(self) -> bool:
+        """Can ``send`` pass images to the model? (Claude Code: yes; an ACP agent: what its
+        ``promptCapabilities.image`` says.) If not, the runtime sends only the text, which
+        names the file's path in the working tree."""
+
     async def start(self) -> None:
         """Spawn the process; raises ``AgentStartError`` with a readable message on failure."""
 
-    async def send(self, text: str) -> None:
+    async def send(self, text: str, images: Sequence[Image] = ()) -> None:
         """Hand one user message to the agent (only between turns)."""
 
     async def interrupt(self) -> str:

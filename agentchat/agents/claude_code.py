@@ -13,9 +13,9 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
-from agentchat.agents.adapter import AgentStartError, LaunchSpec
+from agentchat.agents.adapter import AgentStartError, Image, LaunchSpec
 from agentchat.agents.events import AgentEvent, ProcessExited
 from agentchat.agents.stream_json import (
     PartialAccumulator,
@@ -72,6 +72,9 @@ def build_argv(spec: LaunchSpec, claude_path: str) -> list[str]:
         argv += ["--mcp-config", str(spec.mcp_config_path), "--strict-mcp-config"]
         if spec.permission_tool:
             argv += ["--permission-prompt-tool", spec.permission_tool]
+    if spec.allowed_tools:
+        # The equals form: --allowedTools takes a variable number of values otherwise.
+        argv.append(f"--allowedTools={','.join(spec.allowed_tools)}")
     if spec.partial_messages:
         argv.append("--include-partial-messages")
     argv += list(spec.extra_args)
@@ -244,9 +247,13 @@ class ClaudeCodeAdapter:
             except (BrokenPipeError, ConnectionResetError) as exc:
                 raise AgentNotRunning(f"agent process pid={proc.pid} closed its stdin") from exc
 
-    async def send(self, text: str) -> None:
+    @property
+    def accepts_images(self) -> bool:
+        return True  # stream-json user messages take image content blocks
+
+    async def send(self, text: str, images: Sequence[Image] = ()) -> None:
         """Write one user message (call between turns)."""
-        await self._write(encode_user_message(text))
+        await self._write(encode_user_message(text, [(i.media_type, i.data) for i in images]))
 
     async def interrupt(self) -> str:
         """Ask the running turn to stop; the answer comes as ``ControlAnswered``."""

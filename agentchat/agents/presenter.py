@@ -83,6 +83,10 @@ class Presenter:
         if notice is not None:
             self._out(functools.partial(self._port.send_chat, self.local, self.owner, notice))
 
+    def link(self, url: str) -> None:
+        """A file's download link (XEP-0066), after any open stream, like ``say``."""
+        self._out(functools.partial(self._port.send_link, self.local, self.owner, url))
+
     def send_now(self, body: str) -> str:
         """Send one message immediately and return its id; ends an open stream first."""
         if self._stream is not None:
@@ -236,6 +240,9 @@ class PresenterPort:
         if presenter is None or presenter.owner != to:
             return self._port.correct(from_local, to, original_id, body)
         return presenter.correct(original_id, body)
+
+    def send_link(self, from_local: str, to: str, url: str) -> str:
+        return self._port.send_link(from_local, to, url)
 
     def set_presence(self, local: str, to: str, *, show: Show | None, status: str | None,
                      available: bool = True) -> None:

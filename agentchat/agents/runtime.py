@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
+from agentchat.agents.attachments import Attachment, Prompt, images_of, prompt_text
 from agentchat.agents.events import (
     AgentEvent,
     AssistantText,
@@ -33,6 +34,7 @@ from agentchat.state.model import AgentRecord, AgentStatus
 log = logging.getLogger(__name__)
 
 AdapterFactory = Callable[[LaunchSpec], AgentAdapter]
+FileSender = Callable[["Agent", str], Awaitable[None]]  # `get <path>`: upload, send the link
 
 PLAN_DIR_MARK = "/.claude/plans/"  # where plan mode writes the plan (CLI 2.1.x)
 PLAN_MAX_CHARS = 20_000
@@ -42,10 +44,26 @@ Commands:
   status – what I'm doing, repository, uptime, turns, cost
   stop (or cancel) – interrupt the current turn
   rules – the tools you allowed with 'always'; revoke <n> removes one
+  get <path> – send me a file of the working tree (a link your client can show)
   quit (or exit) – shut me down
   help – this text
-Anything else is passed to the agent. While a permission request is pending, answer it with
+Anything else is passed to the agent; files and images you send go with your next message.
+While a permission request is pending, answer it with
 yes / no (or '<id> yes' when several are pending)."""
+
+
+def get_command_path(text: str) -> str | None:
+    """The path of ``get <path>`` (one word, or quoted when it has spaces), else None:
+    "get rid of the warnings" is a message for the agent, not a command."""
+    head, _, rest = text.strip().partition(" ")
+    if head.lower() != "get":
+        return None
+    rest = rest.strip()
+    if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"'":
+        return rest[1:-1]
+    if not rest:
+        return ""
+    return rest if len(rest.split()) == 1 else None
 
 
 class PermissionGate(Protocol):
@@ -82,6 +100,7 @@ class Agent:
         gate: PermissionGate | None = None,
         on_live_change: Callable[[], None] | None = None,
         silence_warning: float = 600.0,
+        send_file: FileSender | None = None,
     ) -> None:
         self.record = record
         self._port = port
@@ -96,7 +115,9 @@ class Agent:
         self.adapter: AgentAdapter | None = None
         self.plan_file: str | None = None  # the plan file this agent last wrote in plan mode
         self.busy = False
-        self.queue: list[str] = []
+        self.queue: list[Prompt] = []
+        self.held_files: list[Attachment] = []  # received, waiting for the owner's next text
+        self._send_file = send_file
         self.started_at: float | None = None  # monotonic, current process
         self._pump_task: asyncio.Task[None] | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
@@ -146,6 +167,10 @@ class Agent:
         if word == "rules":
             self.say(self.rules_text())
             return
+        path = get_command_path(text)
+        if path is not None and self._send_file is not None:
+            await self._send_file(self, path)
+            return
         if word.startswith("revoke ") and self._gate is not None:
             target = text.strip()[len("revoke "):].strip()
             if self._gate.revoke_rule(self.name, target):
@@ -158,24 +183,39 @@ class Agent:
             if reply is not None:
                 self.say(reply)
                 return
-        await self.deliver(text)
+        files, self.held_files = tuple(self.held_files), []
+        await self.deliver(text, files)
 
-    async def deliver(self, text: str) -> None:
+    async def handle_owner_file(self, attachment: Attachment, text: str) -> None:
+        """A file the owner sent (already in the working tree). With text, it goes to the
+        agent now; alone (how most clients send files) it waits for the owner's next message,
+        so "screenshot, then what to do about it" is one turn, not two."""
+        self._touch()
+        if text.strip():
+            files, self.held_files = (*self.held_files, attachment), []
+            await self.deliver(text, files)
+            return
+        self.held_files.append(attachment)
+        self.say(f"📎 Saved as {attachment.relative}. It goes to the agent with your next "
+                 "message: say what to do with it.")
+
+    async def deliver(self, text: str, attachments: tuple[Attachment, ...] = ()) -> None:
         """Hand a message to the agent now, or queue it until the running turn ends."""
         if self.record.status is AgentStatus.ENDED:
             self.say(f"{self.name} has ended. Ask the manager for a new agent ('new').")
             return
+        prompt = Prompt(text, attachments)
         if self.busy:
-            self.queue.append(text)
+            self.queue.append(prompt)
             waiting = len(self.queue)
             self.say(
                 f"⏳ Queued: I'm in the middle of a turn; this goes to the agent when it ends "
                 f"({waiting} message{'s' if waiting > 1 else ''} waiting)."
             )
             return
-        await self._start_turn(text)
+        await self._start_turn(prompt)
 
-    async def _start_turn(self, text: str) -> None:
+    async def _start_turn(self, prompt: Prompt) -> None:
         async with self._lock:
             error = await self._ensure_process()
             if error is not None:
@@ -188,7 +228,8 @@ class Agent:
             self._show_state()
             self.presenter.chat_state("composing")
             try:
-                await self.adapter.send(text)
+                images = images_of(prompt) if self.adapter.accepts_images else []
+                await self.adapter.send(prompt_text(prompt, bool(images)), images)
             except Exception as exc:  # the process died between start and send
                 log.warning("%s: could not send to the process: %s", self.name, exc)
                 self.busy = False
@@ -288,7 +329,10 @@ class Agent:
         self._persist()
         if self.queue:
             queued, self.queue = self.queue, []
-            await self._start_turn("\n\n".join(queued))
+            merged = queued[0]
+            for prompt in queued[1:]:
+                merged = merged.merged(prompt)
+            await self._start_turn(merged)
         else:
             self.turn_done.set()
             self._show_state()

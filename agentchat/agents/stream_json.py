@@ -22,7 +22,9 @@ the main agent as a tool_result and the main agent reports it.
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from agentchat.agents.events import (
@@ -272,9 +274,17 @@ def _line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
-def encode_user_message(text: str) -> bytes:
-    """One stdin line carrying a user message."""
-    return _line({"type": "user", "message": {"role": "user", "content": text}})
+def encode_user_message(text: str, images: Sequence[tuple[str, bytes]] = ()) -> bytes:
+    """One stdin line carrying a user message; ``images`` as (media type, bytes) become
+    base64 image blocks after the text (the content is then a list of blocks)."""
+    if not images:
+        return _line({"type": "user", "message": {"role": "user", "content": text}})
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    for media_type, data in images:
+        content.append({"type": "image", "source": {
+            "type": "base64", "media_type": media_type,
+            "data": base64.b64encode(data).decode("ascii")}})
+    return _line({"type": "user", "message": {"role": "user", "content": content}})
 
 
 def encode_interrupt(request_id: str) -> bytes:

@@ -45,6 +45,8 @@ def tool_line(name: str, tool_input: dict[str, Any], cwd: str | None = None) -> 
         return f"🔧 WebSearch {_clip(tool_input['query'], 80)}"
     if name == "TodoWrite":
         return "🔧 Updated the todo list"
+    if name == "mcp__agentchat__send_file" and isinstance(tool_input.get("path"), str):
+        return f"🔧 Send file {short_path(tool_input['path'], cwd)}"
     compact = json.dumps(tool_input, ensure_ascii=False, separators=(",", ":"))
     return f"🔧 {name} {_clip(compact, 80)}" if tool_input else f"🔧 {name}"
 

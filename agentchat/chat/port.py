@@ -15,6 +15,9 @@ class ChatPort(Protocol):
         Never loses the message: while the component is disconnected it is queued.
         """
 
+    def send_link(self, from_local: str, to: str, url: str) -> str:
+        """Send a file's download URL with XEP-0066 out-of-band data; returns the id."""
+
     def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
         """XEP-0308: replace message ``original_id`` with ``body``."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
-from agentchat.agents.adapter import LaunchSpec
+from agentchat.agents.adapter import Image, LaunchSpec
 from agentchat.agents.events import AgentEvent, ProcessExited
 
 
@@ -18,6 +18,7 @@ class FakeAdapter:
     def __init__(self, spec: LaunchSpec) -> None:
         self.spec = spec
         self.sent: list[str] = []
+        self.images: list[list[Image]] = []  # the images of each message, same order
         self.sent_event = asyncio.Event()
         self.interrupts = 0
         self.stopped = False
@@ -31,8 +32,13 @@ class FakeAdapter:
     async def start(self) -> None:
         return None
 
-    async def send(self, text: str) -> None:
+    @property
+    def accepts_images(self) -> bool:
+        return self.spec.env.get("FAKE_ACCEPTS_IMAGES", "1") == "1"
+
+    async def send(self, text: str, images: Sequence[Image] = ()) -> None:
         self.sent.append(text)
+        self.images.append(list(images))
         self.sent_event.set()
 
     async def interrupt(self) -> str:
@@ -73,6 +79,11 @@ class FakePort:
 
     def send_chat(self, from_local: str, to: str, body: str) -> str:
         self.messages.append((from_local, to, body))
+        self._notify()
+        return f"m{len(self.messages)}"
+
+    def send_link(self, from_local: str, to: str, url: str) -> str:
+        self.messages.append((from_local, to, f"[link] {url}"))
         self._notify()
         return f"m{len(self.messages)}"
 
