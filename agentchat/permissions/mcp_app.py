@@ -16,13 +16,14 @@ import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Coroutine, Generator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 SERVER_NAME = "agentchat"
 TOOL_NAME = "permission_prompt"
 PERMISSION_TOOL = f"mcp__{SERVER_NAME}__{TOOL_NAME}"
+SEND_FILE_TOOL = f"mcp__{SERVER_NAME}__send_file"  # allowed without a prompt (--allowedTools)
 SECRET_HEADER = "X-Agentchat-Secret"
 HOST = "127.0.0.1"
 DEFAULT_PERMISSION_TIMEOUT_S = 300.0
@@ -85,11 +87,41 @@ async def _decide_with_heartbeat(
                 await task
 
 
+# (agent name, path, caption) -> what the agent is told; raises FileToolError when not sent.
+SendFile = Callable[[str, str, str], Awaitable[str]]
+
+
+class FileToolError(Exception):
+    """``send_file`` failed; the text goes back to the agent as the tool's error."""
+
+
+def _add_send_file_tool(server: MCPServer[Any], broker: PermissionBroker,
+                        send_file: SendFile) -> None:
+    """``send_file``: the agent hands its owner a file of its working tree (uploaded with
+    XEP-0363, announced with XEP-0066). The secret header says which agent is calling."""
+
+    @server.tool(name="send_file", structured_output=False, description=(
+        "Send a file from your working directory to the user you are working for, in their "
+        "chat (they can open or download it; images are shown inline). `path` is relative "
+        "to the working directory; `caption` is an optional short note sent with it."))
+    async def send_file_tool(path: str, ctx: Context[Any, Any], caption: str = "") -> str:
+        agent = broker.agent_for_secret(secret_from_headers(ctx.headers))
+        if agent is None:
+            raise ToolError("unauthorized")
+        try:
+            return await send_file(agent, path, caption)
+        except FileToolError as exc:
+            raise ToolError(str(exc)) from None
+
+
 def build_app(
-    broker: PermissionBroker, *, path: str = "/mcp", progress_interval_s: float = 60.0
+    broker: PermissionBroker, *, path: str = "/mcp", progress_interval_s: float = 60.0,
+    send_file: SendFile | None = None,
 ) -> Starlette:
     """Starlette app: the MCP endpoint at `path` plus GET /healthz; its lifespan runs MCP."""
     server: MCPServer[Any] = MCPServer(SERVER_NAME)
+    if send_file is not None:
+        _add_send_file_tool(server, broker, send_file)
 
     @server.tool(name=TOOL_NAME, description=_TOOL_DESCRIPTION, structured_output=False)
     async def permission_prompt(

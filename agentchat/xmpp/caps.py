@@ -28,7 +28,8 @@ _COMMON = (
     "urn:xmpp:receipts",
     "urn:xmpp:ping",
 )
-AGENT_FEATURES = (*_COMMON, "urn:xmpp:reactions:0")  # reactions answer permission prompts
+# reactions answer permission prompts; files arrive and leave as XEP-0066 links
+AGENT_FEATURES = (*_COMMON, "urn:xmpp:reactions:0", "jabber:x:oob")
 MANAGER_FEATURES = _COMMON
 
 

@@ -36,6 +36,7 @@ FLUSH_HOPS = 2  # loop iterations a burst may wait for the rest of itself (see s
 KEEPALIVE_INTERVAL = 10.0  # seconds between pings through Prosody
 KEEPALIVE_TIMEOUT = 5.0  # no answer by then: the link is dead, reconnect
 RECEIPTS_KEPT = 1000  # ids of our messages the owner's client confirmed (newest kept)
+OOB_NS = "jabber:x:oob"
 
 
 class AgentComponent(slixmpp.ComponentXMPP):
@@ -264,6 +265,17 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self._emit(msg)
         return str(msg["id"])
 
+    def send_link(self, from_local: str, to: str, url: str) -> str:
+        """XEP-0066: the URL as the body and in ``<x xmlns='jabber:x:oob'>``, which is how
+        clients recognise a shared file and show it inline."""
+        msg = self.make_message(mto=to, mbody=url, mtype="chat",
+                                mfrom=self.full_jid_of(from_local))
+        msg["id"] = uuid.uuid4().hex
+        msg["request_receipt"] = True
+        ET.SubElement(ET.SubElement(msg.xml, f"{{{OOB_NS}}}x"), f"{{{OOB_NS}}}url").text = url
+        self._emit(msg)
+        return str(msg["id"])
+
     def set_presence(
         self, local: str, to: str, *, show: Show | None, status: str | None,
         available: bool = True,
@@ -361,6 +373,8 @@ class AgentComponent(slixmpp.ComponentXMPP):
                     emojis = [r.text or "" for r in reactions]
                     await self.inbound.on_reaction(contact, sender, reactions.get("id", ""),
                                                    emojis)
+                elif (url := oob_url(msg.xml)) is not None:
+                    await self.inbound.on_file(contact, sender, url, msg["body"], msg["id"])
                 elif msg["body"]:
                     await self.inbound.on_chat(contact, sender, msg["body"], msg["id"])
                 if msg["request_receipt"] and msg["id"]:
@@ -428,6 +442,12 @@ class _RawStanza:
 
     def send(self) -> None:
         self._stream.send(self.text)
+
+
+def oob_url(message: ET.Element) -> str | None:
+    """The XEP-0066 URL of a message, if it carries one (a shared file)."""
+    url = message.findtext(f"{{{OOB_NS}}}x/{{{OOB_NS}}}url")
+    return url.strip() if url and url.strip() else None
 
 
 def _add_nick(stanza: Any, nick: str) -> None:

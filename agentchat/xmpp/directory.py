@@ -47,6 +47,11 @@ class Inbound(Protocol):
     async def on_chat(self, contact: Contact, sender_bare: str, body: str, msg_id: str) -> None:
         """A chat message with a body, from an allowed sender, in arrival order per contact."""
 
+    async def on_file(
+        self, contact: Contact, sender_bare: str, url: str, body: str, msg_id: str
+    ) -> None:
+        """A message carrying a XEP-0066 link (a shared file), from an allowed sender."""
+
     async def on_reaction(
         self, contact: Contact, sender_bare: str, target_id: str, emojis: list[str]
     ) -> None:
