@@ -25,6 +25,7 @@ import attrs
 
 from agentchat.config.model import Config
 from agentchat.workspace import WorkspaceError, list_repos
+from agentchat.xmpp import upload
 
 MIN_CLAUDE_VERSION = (2, 1, 0)
 STREAMS_NS = "http://etherx.jabber.org/streams"
@@ -143,21 +144,46 @@ def _stream_error(elem: ET.Element) -> tuple[str, str]:
 
 async def check_prosody(config: Config, timeout: float = 5.0) -> CheckResult:
     """Connect to the component port and perform the XEP-0114 handshake, then leave."""
+    return (await check_prosody_and_uploads(config, timeout, uploads=False))[0]
+
+
+async def check_prosody_and_uploads(
+    config: Config, timeout: float = 5.0, *, uploads: bool = True
+) -> list[CheckResult]:
+    """The handshake, then (over the same connection: Prosody allows one per component)
+    whether the component can get upload slots; [prosody] or [prosody, uploads]."""
     name = "prosody"
-    host, port, domain = config.xmpp.host, config.xmpp.port, config.xmpp.component_domain
+    host, port = config.xmpp.host, config.xmpp.port
     where = f"{host}:{port}"
+    not_checked = [CheckResult("uploads", False, "not checked: the component could not "
+                               "connect")] if uploads else []
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except TimeoutError:
-        return CheckResult(name, False, f"cannot reach component port {where}: timed out")
+        return [CheckResult(name, False, f"cannot reach component port {where}: timed out"),
+                *not_checked]
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        return CheckResult(
+        return [CheckResult(
             name, False,
             f"cannot reach component port {where}: {reason} (is Prosody running with "
             "component_ports including this port?)",
-        )
+        ), *not_checked]
     stream = _Stream(reader)
+    result = await _handshake(config, stream, writer, timeout)
+    try:
+        if not result.ok or not uploads:
+            return [result, *not_checked]
+        return [result, await _check_uploads(config, stream, writer, timeout)]
+    finally:
+        await _close(writer, reader)
+
+
+async def _handshake(config: Config, stream: _Stream, writer: asyncio.StreamWriter,
+                     timeout: float) -> CheckResult:
+    name = "prosody"
+    host, port, domain = config.xmpp.host, config.xmpp.port, config.xmpp.component_domain
+    where = f"{host}:{port}"
     try:
         writer.write(stream_header(domain))
         await writer.drain()
@@ -190,8 +216,82 @@ async def check_prosody(config: Config, timeout: float = 5.0) -> CheckResult:
         return CheckResult(name, False, f"{where}: {exc}")
     except OSError as exc:
         return CheckResult(name, False, f"{where}: connection failed: {exc.strerror or exc}")
-    finally:
-        await _close(writer, reader)
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+async def _iq(stream: _Stream, writer: asyncio.StreamWriter, iq_id: str, to: str, sender: str,
+              payload: ET.Element, timeout: float) -> ET.Element:
+    """One IQ get over the component stream; its answer (result or error)."""
+    payload_text = ET.tostring(payload, encoding="unicode")  # prefixed namespace: valid XML
+    writer.write(f"<iq type='get' id={quoteattr(iq_id)} to={quoteattr(to)} "
+                 f"from={quoteattr(sender)}>{payload_text}</iq>".encode())
+    await writer.drain()
+    while True:
+        _, elem = await stream.next(timeout)
+        if elem.tag == f"{{{COMPONENT_NS}}}iq" and elem.get("id") == iq_id:
+            return elem
+        if elem.tag == f"{{{STREAMS_NS}}}error":
+            raise _HandshakeFailed("Prosody closed the stream: "
+                                   + _stream_error(elem)[0])
+
+
+async def _check_uploads(config: Config, stream: _Stream, writer: asyncio.StreamWriter,
+                         timeout: float) -> CheckResult:
+    """Find the server's XEP-0363 service (disco) and ask it for a slot as the component."""
+    name = "uploads"
+    domain, component = config.xmpp.domain, config.xmpp.component_domain
+    missing = (f"{domain} announces no HTTP upload service (XEP-0363): agents can neither "
+               "send nor receive files; add Prosody's http_file_share component (see "
+               "`agentchat prosody-config`)")
+    try:
+        items = await _iq(stream, writer, "up1", domain, component,
+                          ET.Element(f"{{{upload.DISCO_ITEMS_NS}}}query"), timeout)
+        jids = [domain] + [i.get("jid") or "" for i in items.iter(
+            f"{{{upload.DISCO_ITEMS_NS}}}item") if not i.get("node")]
+        service: upload.UploadService | None = None
+        for n, jid in enumerate(j for j in jids if j and j != component):
+            info = await _iq(stream, writer, f"up2-{n}", jid, component,
+                             ET.Element(f"{{{upload.DISCO_INFO_NS}}}query"), timeout)
+            query = info.find(f"{{{upload.DISCO_INFO_NS}}}query")
+            if info.get("type") == "result" and query is not None:
+                service = upload.parse_upload_service(jid, query)
+                if service is not None:
+                    break
+        if service is None:
+            return CheckResult(name, False, missing)
+        answer = await _iq(stream, writer, "up3", service.jid, component,
+                           upload.slot_request("agentchat-check.txt", 1, "text/plain"), timeout)
+    except TimeoutError:
+        return CheckResult(name, False, "no answer from Prosody to a disco or slot request")
+    except _HandshakeFailed as exc:
+        return CheckResult(name, False, str(exc))
+    if answer.get("type") != "result":
+        error = answer.find(f"{{{COMPONENT_NS}}}error")
+        condition, text = _stanza_error(error)
+        return CheckResult(name, False, f"{service.jid}: "
+                           + upload.explain_slot_error(condition, text, component, error))
+    try:
+        slot = upload.parse_slot(answer.find(f"{{{upload.UPLOAD_NS}}}slot"))
+    except upload.UploadError as exc:
+        return CheckResult(name, False, f"{service.jid}: {exc}")
+    limit = f", files up to {service.max_size:,} bytes" if service.max_size else ""
+    where = slot.get_url.rsplit("/", 2)[0] + "/"
+    return CheckResult(name, True, f"{service.jid} gives {component} upload slots{limit}; "
+                       f"files are served from {where} (clients must reach it)")
+
+
+def _stanza_error(error: ET.Element | None) -> tuple[str, str]:
+    condition, text = "undefined-condition", ""
+    for child in error if error is not None else ():
+        ns, _, local = child.tag.partition("}")
+        if ns.lstrip("{") == upload.STANZA_ERRORS_NS:
+            if local == "text":
+                text = (child.text or "").strip()
+            else:
+                condition = local
+    return condition, text
 
 
 async def _close(writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> None:
@@ -308,8 +408,8 @@ async def run_checks(
     """All checks, in a fixed order; the config itself was validated by loading it."""
     where = config_source or "defaults and environment"
     results = [CheckResult("config", True, f"valid ({where})")]
-    prosody, claude = await asyncio.gather(
-        check_prosody(config, timeout), check_claude(config)
+    component, claude = await asyncio.gather(
+        check_prosody_and_uploads(config, timeout), check_claude(config)
     )
-    results += [prosody, claude, check_work(config), check_mcp_port(config)]
+    results += [*component, claude, check_work(config), check_mcp_port(config)]
     return results

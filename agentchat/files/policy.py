@@ -69,5 +69,11 @@ class DownloadPolicy:
         normalized = f"{scheme}://{host}:{port}{parts.path}"
         if any(normalized.startswith(prefix) for prefix in self.prefixes):
             return None
-        return (f"{host} is not this server's upload service; agentchat downloads only files "
+        shown = host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
+        where = f"{shown}{parts.path}" if self._same_origin_as_a_prefix(origin) else shown
+        return (f"{where} is not this server's upload service; agentchat downloads only files "
                 "uploaded to it (or from hosts the operator lists in files.downloadHosts)")
+
+    def _same_origin_as_a_prefix(self, origin: tuple[str, str, int]) -> bool:
+        scheme, host, port = origin
+        return any(p.startswith(f"{scheme}://{host}:{port}/") for p in self.prefixes)

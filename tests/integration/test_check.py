@@ -23,6 +23,7 @@ from agentchat.diagnostics.check import (
     check_claude,
     check_mcp_port,
     check_prosody,
+    check_prosody_and_uploads,
     check_work,
     format_result,
     run_checks,
@@ -270,7 +271,7 @@ def test_mcp_port_taken() -> None:
 async def test_run_checks_all_ok(target: Target, work: Path) -> None:
     results = await run_checks(make_config(target.component_port, target=target, work=work),
                                config_source="/etc/x.json")
-    assert [r.name for r in results] == ["config", "prosody", "claude", "work", "mcp"]
+    assert [r.name for r in results] == ["config", "prosody", "uploads", "claude", "work", "mcp"]
     assert all(r.ok for r in results), [format_result(r) for r in results]
     assert results[0].message == "valid (/etc/x.json)"
 
@@ -314,13 +315,30 @@ async def test_cli_check_exit_codes(
     lines = out.splitlines()
     assert lines[0] == f"ok   config: valid ({cfg})"
     assert lines[1] == f"ok   prosody: component handshake accepted for {target.component_domain}"
-    assert lines[2].startswith("ok   claude: claude 2.")
-    assert lines[3] == f"ok   work: {work} has 2 repositories"
-    assert lines[4].startswith("ok   mcp: port ")
-    assert len(lines) == 5
+    assert lines[2].startswith(f"ok   uploads: upload.{target.domain} gives "
+                               f"{target.component_domain} upload slots, files up to ")
+    assert lines[3].startswith("ok   claude: claude 2.")
+    assert lines[4] == f"ok   work: {work} has 2 repositories"
+    assert lines[5].startswith("ok   mcp: port ")
+    assert len(lines) == 6
 
     write_cli_config(cfg, target, work, "wrong-secret-value")
     code, out, _ = await run_cli("check", "--config", str(cfg), env=cli_env)
     assert code == 1
     assert "FAIL prosody: Prosody rejected the component secret" in out
     assert "wrong-secret-value" not in out
+
+
+async def test_uploads_fail_clearly_without_an_upload_service(tmp_path: Path) -> None:
+    server = EmbeddedProsody.with_free_ports(tmp_path / "p", "example.test",
+                                             "agents.example.test", "s3", files=False)
+    server.start()
+    try:
+        config = make_config(server.settings.component_port, secret="s3")
+        prosody, uploads = await check_prosody_and_uploads(config)
+    finally:
+        server.stop()
+    assert prosody.ok, prosody
+    assert not uploads.ok
+    assert uploads.message.startswith("example.test announces no HTTP upload service")
+    assert "agentchat prosody-config" in uploads.message

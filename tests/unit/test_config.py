@@ -404,6 +404,10 @@ def test_base_path_not_a_directory(tmp_path: Path, work: Path, home: Path) -> No
     ("XMPP_DOMAIN", "a b", 'env XMPP_DOMAIN: expected a domain name, got "a b"'),
     ("XMPP_COMPONENT_DOMAIN", "localhost", "env XMPP_COMPONENT_DOMAIN: must differ"),
     ("MANAGER_USERNAME", "x/y", "env MANAGER_USERNAME: expected a JID local part"),
+    ("FILES_MAX_SIZE", "0", "env FILES_MAX_SIZE: expected an integer >= 1, got 0"),
+    ("FILES_DOWNLOAD_HOSTS", "ok.org, https://x.org/",
+     'env FILES_DOWNLOAD_HOSTS: item 2: expected a host name like "files.example.com"'),
+    ("FILES_DOWNLOAD_HOSTS", "x.org:99999", "env FILES_DOWNLOAD_HOSTS: item 1: expected a host"),
 ])
 def test_env_errors_name_the_variable(
     home: Path, work: Path, name: str, raw: str, expected: str
@@ -439,3 +443,11 @@ def test_is_configured(tmp_path: Path, home: Path) -> None:
     assert is_configured(tmp_path / "explicit.json", env)  # even if missing: load reports it
     write(home / "config.json", {})
     assert is_configured(None, env)
+
+
+def test_files_section_defaults_and_values(tmp_path: Path, work: Path, home: Path) -> None:
+    assert load_config(None, minimal_env(home, work)).config.files.max_size == 10 * 1024 * 1024
+    path = file_with(tmp_path, work, files={"maxSize": 5000,
+                                            "downloadHosts": ["Files.Example.org:8443"]})
+    c = load_config(path, {"AGENT_CHAT_HOME": str(home)}).config
+    assert (c.files.max_size, c.files.download_hosts) == (5000, ("files.example.org:8443",))

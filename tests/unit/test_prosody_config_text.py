@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
+
 from agentchat.prosody.config_text import (
     ProsodySettings,
     lua_string,
@@ -92,3 +94,23 @@ def test_extra_components_and_no_nagle() -> None:
     assert "network_settings = { nagle = false }" in text
     assert text.index("network_settings") < text.index("VirtualHost")  # a global option
     assert "e\"x" not in repr(settings)
+
+
+def test_private_server_with_files_serves_uploads_on_loopback_only() -> None:
+    text = render_prosody_config(
+        attrs.evolve(SETTINGS, http_port=15280), Path("/d"), Path("/p"), as_root=False)
+    assert "http_ports = { 15280 }" in text
+    assert 'http_interfaces = { "127.0.0.1" }' in text
+    upload = text[text.index('Component "upload.example.com" "http_file_share"'):]
+    assert 'http_file_share_access = { "example.com", "agents.example.com" }' in upload
+    assert 'http_host = "127.0.0.1"' in upload
+    assert "http_ports = { }" in _config(as_root=False)  # no files: no HTTP server at all
+    assert "http_file_share" not in _config(as_root=False)
+
+
+def test_operator_snippet_lets_the_component_upload() -> None:
+    block = render_component_block("agents.chat.example.org", "t0p", 5347, "chat.example.org")
+    assert 'Component "upload.chat.example.org" "http_file_share"' in block
+    assert ('http_file_share_access = { "chat.example.org", "agents.chat.example.org" }'
+            in block)
+    assert block.index('Component "agents.') < block.index('Component "upload.')
