@@ -67,3 +67,20 @@ Component "agents.example.com"
 --
 -- 3. and load it for the component too, inside the Component block above:
 --        modules_enabled = { "privilege" }
+
+-- Files: HTTP upload (XEP-0363) ----------------------------------------------------------
+--
+-- Agents receive the files you share with them (screenshots, logs) and send you files
+-- (`get <path>`, or when they decide to) through the server's own HTTP upload service, as
+-- every XMPP client shares files. agentchat downloads only links of this service and uploads
+-- as the agents' JIDs, so the service must let agents.example.com upload. An access list
+-- replaces Prosody's default ("users of this server"): list your users' domain too.
+--
+-- If you already have an http_file_share component, only add the access line to it.
+-- Clients download from Prosody's HTTP server: they must reach http_ports/https_ports
+-- (and set http_external_url if they reach it under another name). `agentchat check`
+-- says whether uploads work.
+Component "upload.example.com" "http_file_share"
+    http_file_share_access = { "example.com", "agents.example.com" }
+    -- Optional: http_file_share_size_limit = 10 * 1024 * 1024 -- agentchat's files.maxSize
+    -- (default 10 MB) limits what it downloads and uploads on its side.

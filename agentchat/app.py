@@ -38,6 +38,11 @@ def _port_or_free(preferred: int) -> int:
     return preferred
 
 
+def _files_http_port() -> int:
+    """The private server's upload service (files both ways) on loopback, 5280 if free."""
+    return _port_or_free(5280)
+
+
 def start_embedded(env: dict[str, str]) -> tuple[EmbeddedProsody, LoadedConfig, str, str]:
     """A private Prosody for a quick start: domain ``localhost``, a demo account, saved secrets.
 
@@ -66,6 +71,7 @@ def start_embedded(env: dict[str, str]) -> tuple[EmbeddedProsody, LoadedConfig, 
         c2s_port=_port_or_free(5222),
         component_port=free_port(),
         c2s_interface=env.get("EMBEDDED_C2S_INTERFACE", "127.0.0.1"),
+        http_port=_files_http_port(),
     )
     prosody = EmbeddedProsody(home / "prosody", settings)
     prosody.start()

@@ -44,6 +44,11 @@ ADMIN_USER="${XMPP_ADMIN_USERNAME:-admin}"
 ADMIN_PASSWORD="${XMPP_ADMIN_PASSWORD:-admin}"
 C2S_PORT="${XMPP_C2S_PORT:-5222}"
 COMPONENT_PORT="${XMPP_PORT:-5347}"
+# Files (XEP-0363): Prosody's upload service serves them over HTTP on this port; publish it.
+HTTP_PORT="${XMPP_HTTP_PORT:-5280}"
+# The address clients download files from, if not http://<XMPP_DOMAIN>:<XMPP_HTTP_PORT>/
+# (e.g. https://files.example.com/ behind a TLS proxy).
+HTTP_URL="${XMPP_HTTP_URL:-}"
 PROSODY_LOG_LEVEL="${PROSODY_LOG_LEVEL:-info}"
 AGENTCHAT_LOG_LEVEL="${AGENTCHAT_LOG_LEVEL:-info}"
 export MANAGER_USERNAME="${MANAGER_USERNAME:-manager}"
@@ -62,11 +67,13 @@ name_re='^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$'
 [ "${XMPP_COMPONENT_DOMAIN,,}" != "${XMPP_DOMAIN,,}" ] || die "XMPP_COMPONENT_DOMAIN must differ from XMPP_DOMAIN"
 [[ "$ADMIN_USER" =~ ^[A-Za-z0-9._-]+$ ]] || die "XMPP_ADMIN_USERNAME: expected a simple user name (letters, digits, . _ -), got '$ADMIN_USER'"
 [[ "$MANAGER_USERNAME" =~ ^[A-Za-z0-9._-]+$ ]] || die "MANAGER_USERNAME: expected a simple user name (letters, digits, . _ -), got '$MANAGER_USERNAME'"
-for var in C2S_PORT COMPONENT_PORT MCP_PORT; do
+for var in C2S_PORT COMPONENT_PORT MCP_PORT HTTP_PORT; do
     val="${!var}"
     [[ "$val" =~ ^[0-9]+$ ]] && [ "$val" -ge 1 ] && [ "$val" -le 65535 ] \
-        || die "${var/C2S_PORT/XMPP_C2S_PORT}: expected a port number, got '$val'"
+        || die "$(case "$var" in C2S_PORT) echo XMPP_C2S_PORT ;; HTTP_PORT) echo XMPP_HTTP_PORT ;; *) echo "$var" ;; esac): expected a port number, got '$val'"
 done
+[[ -z "$HTTP_URL" || "$HTTP_URL" =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?$ ]] \
+    || die "XMPP_HTTP_URL: expected a URL like https://files.example.com/, got '$HTTP_URL'"
 [ "$C2S_PORT" != "$COMPONENT_PORT" ] || die "XMPP_C2S_PORT and XMPP_PORT (component port) must differ"
 case "$PROSODY_LOG_LEVEL" in debug|info|warn|error) ;; *) die "PROSODY_LOG_LEVEL: expected debug, info, warn or error" ;; esac
 if [ "$TRIAL" = 1 ] && [ "$ADMIN_PASSWORD" = admin ]; then
@@ -150,10 +157,12 @@ c2s_direct_tls_ports = { }
 -- agentchat, the external component: loopback only.
 component_ports = { $COMPONENT_PORT }
 component_interfaces = { "127.0.0.1" }
--- No federation, no HTTP.
+-- No federation.
 s2s_ports = { }
 s2s_direct_tls_ports = { }
-http_ports = { }
+-- Files (XEP-0363 upload service): clients download over HTTP (publish -p $HTTP_PORT:$HTTP_PORT).
+http_ports = { $HTTP_PORT }
+http_interfaces = { "*" }
 https_ports = { }
 
 VirtualHost "$XMPP_DOMAIN"
@@ -161,6 +170,12 @@ VirtualHost "$XMPP_DOMAIN"
 
 Component "$XMPP_COMPONENT_DOMAIN"
     component_secret = "$COMPONENT_SECRET"
+
+-- Files: users and agentchat (as the agents' JIDs) upload here; links name XMPP_DOMAIN.
+Component "upload.$XMPP_DOMAIN" "http_file_share"
+    http_file_share_access = { "$XMPP_DOMAIN", "$XMPP_COMPONENT_DOMAIN" }
+    http_host = "$XMPP_DOMAIN"
+$([ -n "$HTTP_URL" ] && printf '    http_external_url = "%s"\n' "$HTTP_URL")
 EOF
 mv "$PROSODY_CFG.tmp" "$PROSODY_CFG"
 
