@@ -9,7 +9,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.support.real_client_demo import DONE_TEXT, FOLLOW_UP_TEXT, run_demo
+from tests.support.real_client_demo import (
+    DONE_TEXT,
+    FILE_LINK,
+    FOLLOW_UP_TEXT,
+    flatten,
+    run_demo,
+)
 
 
 async def test_profanity_creates_an_agent_and_answers_its_permission_prompt(
@@ -31,3 +37,6 @@ async def test_profanity_creates_an_agent_and_answers_its_permission_prompt(
     assert f"{agent} [dnd] [unencrypted] (typing...)" in transcript
     assert (tmp_path / "work" / "my-project" / "hello.txt").read_text() == (
         "Hello from agentchat!\n")
+    # `get hello.txt`: the file arrives as a link to Prosody's upload service.
+    assert "📎 hello.txt (22 B)" in transcript
+    assert FILE_LINK.search(flatten(transcript)) is not None, transcript

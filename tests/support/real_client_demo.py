@@ -44,6 +44,8 @@ TRANSCRIPT = REPO_ROOT / "docs" / "real-client-transcript.txt"
 STEP_TIMEOUT = 60.0  # seconds for one expected screen change (the CLI's first start is slow)
 CORRECTED = re.compile(r"\d\d:\d\d \+ \S+/agentchat: 🔐 Permission #[0-9a-f]{4} [^+]*✅ allowed")
 CREATED = re.compile(rf"Agent ([a-z]+-[a-z]+) created\. Chat at \1@{re.escape(COMPONENT)}")
+# The link `get hello.txt` sends (XEP-0066); profanity may wrap it, hence the optional space.
+FILE_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/file_share/\S+?)\s?(\S*hello\.txt)")
 
 
 class DemoError(RuntimeError):
@@ -280,6 +282,11 @@ async def conversation(tmux: Tmux, gates: Gates) -> str:
     gates.follow_up.set()
     screen = await wait_screen(tmux, FOLLOW_UP_TEXT)
     shots.append(("the reply", screen))
+
+    # Files: the owner asks for one; it comes as a link to the server's upload service.
+    tmux.type("get hello.txt")
+    screen = await wait_screen(tmux, "📎 hello.txt (22 B)", FILE_LINK)
+    shots.append(("typed: get hello.txt (the file arrives as a link)", screen))
 
     tmux.type("/win 1")
     screen = await wait_screen(tmux, "Profanity. Type /help")
