@@ -356,7 +356,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         if received is not None and received.get("id"):
             self._note_delivered(received.get("id"), sender)
         has_reactions = msg.xml.find("{urn:xmpp:reactions:0}reactions") is not None
-        if not msg["body"] and not has_reactions:
+        if not msg["body"] and not has_reactions and oob_url(msg.xml) is None:
             return  # chat states, receipts, markers: nothing to act on
         queue = self._inboxes.get(contact.local)
         if queue is None:

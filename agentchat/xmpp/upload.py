@@ -141,7 +141,7 @@ class UploadClient:
             service = parse_upload_service(jid, info)
             if service is not None:
                 found.append(service)
-        self._services = found
+        self._services = found or None  # none yet: ask again next time (config reloaded?)
         log.info("upload services of %s: %s", self.server_domain,
                  ", ".join(s.jid for s in found) or "none")
         return found
@@ -150,8 +150,6 @@ class UploadClient:
                            content_type: str) -> tuple[UploadService, Slot]:
         """A slot for ``uploader`` (a JID of our domain) on the first upload service."""
         services = await self.services()
-        if not services:
-            services = await self.services(refresh=True)  # announced since we last looked?
         if not services:
             raise UploadError(f"the server {self.server_domain} announces no HTTP upload "
                               "service (XEP-0363); see `agentchat check`")
