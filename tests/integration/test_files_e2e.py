@@ -144,3 +144,12 @@ async def test_send_file_tool_and_get_deliver_the_files_bytes(
     client.send(agent, "get nothing-here.txt")
     await client.expect(agent, "⚠️ Not sent: there is no file nothing-here.txt")
     assert len(api.requests) == 2  # none of the commands went to the model
+
+    # The agent cannot send what the owner may not `get`: the tool fails, Claude is told why.
+    api.push(sa.tool_use("mcp__agentchat__send_file", {"path": "../outside"}))
+    client.send(agent, "send me the file next to the repository")
+    await collect(client, agent, "🔧 Send file ../outside")
+    await reply(client, agent, "done: ")
+    result = api.last_tool_results()[0]
+    assert result.get("is_error") is True
+    assert "is outside the working tree" in str(result["content"]), result

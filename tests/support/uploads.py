@@ -10,6 +10,7 @@ import zlib
 from typing import Any
 
 import httpx
+from slixmpp.exceptions import IqError
 
 from tests.support.xmpp_client import ChatClient
 
@@ -35,7 +36,10 @@ async def upload(client: ChatClient, data: bytes, filename: str,
     items = await client.xmpp.plugin["xep_0030"].get_items(jid=client.xmpp.boundjid.domain)
     service = None
     for jid, _node, _name in items["disco_items"]["items"]:
-        info = await client.xmpp.plugin["xep_0030"].get_info(jid=jid)
+        try:
+            info = await client.xmpp.plugin["xep_0030"].get_info(jid=jid)
+        except IqError:
+            continue  # e.g. agents.example.com while no service is connected
         if UPLOAD_NS in info["disco_info"]["features"]:
             service = jid
             break
