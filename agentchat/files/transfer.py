@@ -122,12 +122,14 @@ class FileTransfers:
                     declared = response.headers.get("content-length")
                     if declared and declared.isdigit() and int(declared) > limit:
                         raise FileRefused(_too_big(int(declared), limit))
-                    head = b""
+                    # Kept while small enough to show the model: read back from the tree, the
+                    # file could already be a symlink the agent put there.
+                    kept = bytearray()
                     async for chunk in response.aiter_bytes(CHUNK):
                         if inbox.size + len(chunk) > limit:
                             raise FileRefused(_too_big(None, limit))
-                        if len(head) < 64:
-                            head += chunk[:64]
+                        if inbox.size + len(chunk) <= IMAGE_LIMIT:
+                            kept += chunk
                         inbox.write(chunk)
                 relative = inbox.commit(name)
         except TreeError as exc:
@@ -136,10 +138,8 @@ class FileTransfers:
             raise FileRefused(f"Not downloaded: {_http_why(exc)}.") from None
         except OSError as exc:
             raise FileRefused(f"Not saved: {exc.strerror or exc}.") from None
-        media_type = sniff_image(head)
-        image = None
-        if media_type is not None and inbox.size <= IMAGE_LIMIT:
-            image = (tree / relative).read_bytes()
+        media_type = sniff_image(bytes(kept[:64]))
+        image = bytes(kept) if media_type is not None and inbox.size <= IMAGE_LIMIT else None
         log.info("received %s (%s) into %s", relative, human_size(inbox.size), tree)
         return ReceivedFile(relative, inbox.size, media_type, image)
 
