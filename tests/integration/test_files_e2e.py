@@ -15,7 +15,7 @@ from typing import Any
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
-from tests.support.chat_flows import collect, create_agent, reply
+from tests.support.chat_flows import MANAGER, collect, create_agent, reply
 from tests.support.service_harness import running_service
 from tests.support.uploads import Bystander, download, oob_url, png, send_link, upload
 from tests.support.xmpp_client import ChatClient, ClientPool
@@ -85,6 +85,8 @@ async def test_link_to_another_host_is_refused_without_fetching_it(
         assert "is not this server's upload service" in refused["body"]
         send_link(client, agent, "file:///etc/passwd")
         await client.expect(agent, "⚠️ Not downloaded: only http and https links")
+        send_link(client, MANAGER, f"http://127.0.0.1:{elsewhere.port}/x.png")
+        await client.expect(MANAGER, "Files go to an agent")
         assert elsewhere.connections == 0
     assert inbox_files(tmp_path) == []
 
