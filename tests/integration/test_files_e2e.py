@@ -12,10 +12,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from agentchat.permissions.mcp_app import SECRET_HEADER
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
 from tests.support.chat_flows import MANAGER, collect, create_agent, reply
+from tests.support.mcp_client import call_tool
 from tests.support.service_harness import running_service
 from tests.support.uploads import Bystander, download, oob_url, png, send_link, upload
 from tests.support.xmpp_client import ChatClient, ClientPool
@@ -155,3 +157,16 @@ async def test_send_file_tool_and_get_deliver_the_files_bytes(
     result = api.last_tool_results()[0]
     assert result.get("is_error") is True
     assert "is outside the working tree" in str(result["content"]), result
+
+
+async def test_send_file_needs_the_agents_secret(
+    service: Service, make_user, connect_client: ClientPool, tmp_path: Path,
+) -> None:
+    client = await connect_client(make_user())
+    agent = await ready_agent(client)
+    assert service.mcp is not None
+    for headers in ({}, {SECRET_HEADER: "not-the-secret"}):
+        result = await call_tool(service.mcp.url + "/mcp", headers, "send_file",
+                                 {"path": "README.md"})
+        assert result.is_error and "unauthorized" in result.content[0].text
+    await client.expect_silence(agent, 0.5)  # nothing was uploaded or announced
