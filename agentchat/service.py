@@ -13,8 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
-from agentchat.agents.adapter import AgentAdapter, Image, LaunchSpec
-from agentchat.agents.attachments import Attachment
+from agentchat.agents.adapter import AgentAdapter, LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
 from agentchat.agents.names import generate_name
 from agentchat.agents.pool import ProcessPool
@@ -22,8 +21,8 @@ from agentchat.agents.presenter import Presenter, PresenterPort
 from agentchat.agents.runtime import AdapterFactory, Agent
 from agentchat.chat.format import split_message
 from agentchat.config.model import Config
-from agentchat.files.media import human_size
-from agentchat.files.transfer import FileRefused, FileTransfers, SentFile
+from agentchat.files.chat import FileChat
+from agentchat.files.transfer import FileTransfers
 from agentchat.logging_setup import register_secret
 from agentchat.manager.bot import AgentView, CreateError, ManagerBot
 from agentchat.manager.flow import AGENT_TYPES, CreateRequest
@@ -33,7 +32,6 @@ from agentchat.permissions.chat_sink import ChatPermissionSink
 from agentchat.permissions.mcp_app import (
     PERMISSION_TOOL,
     SEND_FILE_TOOL,
-    FileToolError,
     RunningServer,
     build_app,
     serve,
@@ -93,9 +91,10 @@ class Service:
             audit=AuditLog(config.audit_path),
             on_rules_changed=self._rules_changed,
         )
-        self.files = FileTransfers(
+        self.file_chat = FileChat(FileTransfers(
             UploadClient(self.component, config.xmpp.domain, config.xmpp.component_domain),
-            max_size=config.files.max_size, operator_hosts=config.files.download_hosts)
+            max_size=config.files.max_size, operator_hosts=config.files.download_hosts),
+            self.agents, self.component.jid_of)
         self.mcp: RunningServer | None = None
         self._connected_once = False
         self._background: set[asyncio.Future[None]] = set()
@@ -133,7 +132,7 @@ class Service:
         self.component.connect()
 
     async def _start_mcp(self) -> None:
-        self.mcp = await serve(build_app(self.broker, send_file=self._mcp_send_file),
+        self.mcp = await serve(build_app(self.broker, send_file=self.file_chat.tool),
                                self.config.mcp.port)
         log.info("permission tool listening on %s", self.mcp.url)
 
@@ -222,7 +221,7 @@ class Service:
             gate=self.broker,
             on_live_change=self._refresh_manager_presence,
             silence_warning=self.config.agents.silence_warning_s,
-            send_file=self._get_command,
+            send_file=self.file_chat.get,
         )
 
     def agents_of(self, owner: str) -> list[AgentView]:
@@ -353,56 +352,14 @@ class Service:
             return
         await self.agents[contact.local].handle_owner_text(body)
 
-    # ------------------------------------------------------------------ files
-
     async def on_file(
         self, contact: Contact, sender_bare: str, url: str, body: str, msg_id: str
     ) -> None:
-        """The owner shared a file (a XEP-0066 link): into the agent's inbox, then to it."""
         if contact.kind == "manager":
             self._manager_say(sender_bare, "Files go to an agent: send it in that agent's "
                                            "chat, and it lands in its working tree.")
             return
-        agent = self.agents[contact.local]
-        if agent.record.status is AgentStatus.ENDED:
-            await agent.deliver(body)  # says it has ended
-            return
-        try:
-            received = await self.files.receive(Path(agent.record.cwd), url)
-        except FileRefused as exc:
-            agent.say(f"⚠️ {exc}")
-            return
-        image = (Image(received.media_type, received.image)
-                 if received.media_type and received.image is not None else None)
-        await agent.handle_owner_file(Attachment(received.relative, received.size, image),
-                                      body.replace(url, "").strip())
-
-    async def _send_file(self, agent: Agent, path: str, caption: str = "") -> SentFile:
-        """Upload a file of ``agent``'s tree as the agent and send its owner the link."""
-        sent = await self.files.send(Path(agent.record.cwd), path,
-                                     self.component.jid_of(agent.name))
-        note = f"📎 {sent.relative} ({human_size(sent.size)})"
-        agent.say(f"{note}\n{caption.strip()}" if caption.strip() else note)
-        agent.presenter.link(sent.url)
-        return sent
-
-    async def _get_command(self, agent: Agent, path: str) -> None:
-        """The owner's ``get <path>``."""
-        try:
-            await self._send_file(agent, path)
-        except FileRefused as exc:
-            agent.say(f"⚠️ {exc}")
-
-    async def _mcp_send_file(self, name: str, path: str, caption: str) -> str:
-        """The agent's ``send_file`` MCP tool."""
-        agent = self.agents.get(name)
-        if agent is None:
-            raise FileToolError("unknown agent")
-        try:
-            sent = await self._send_file(agent, path, caption)
-        except FileRefused as exc:
-            raise FileToolError(str(exc)) from None
-        return f"Sent {sent.relative} ({human_size(sent.size)}) to the user: {sent.url}"
+        await self.file_chat.received(self.agents[contact.local], url, body)
 
     async def on_reaction(
         self, contact: Contact, sender_bare: str, target_id: str, emojis: list[str]

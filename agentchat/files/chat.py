@@ -1,0 +1,67 @@
+"""Files as the chat sees them: a link the owner shares goes into the agent's tree and to the
+agent; ``get <path>`` and the agent's ``send_file`` tool send its owner a link.
+
+Kept out of the service so the service only routes: it hands over the agent and the link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from agentchat.agents.adapter import Image
+from agentchat.agents.attachments import Attachment
+from agentchat.agents.runtime import Agent
+from agentchat.files.media import human_size
+from agentchat.files.transfer import FileRefused, FileTransfers, SentFile
+from agentchat.permissions.mcp_app import FileToolError
+from agentchat.state.model import AgentStatus
+
+
+class FileChat:
+    def __init__(self, transfers: FileTransfers, agents: Mapping[str, Agent],
+                 jid_of: Callable[[str], str]) -> None:
+        self.transfers = transfers
+        self._agents = agents
+        self._jid_of = jid_of  # an agent's own JID: uploads are made as the agent
+
+    async def received(self, agent: Agent, url: str, body: str) -> None:
+        """The owner shared a file (a XEP-0066 link): into the agent's inbox, then to it."""
+        if agent.record.status is AgentStatus.ENDED:
+            await agent.deliver(body)  # says it has ended
+            return
+        try:
+            received = await self.transfers.receive(Path(agent.record.cwd), url)
+        except FileRefused as exc:
+            agent.say(f"⚠️ {exc}")
+            return
+        image = (Image(received.media_type, received.image)
+                 if received.media_type and received.image is not None else None)
+        await agent.handle_owner_file(Attachment(received.relative, received.size, image),
+                                      body.replace(url, "").strip())
+
+    async def _send(self, agent: Agent, path: str, caption: str = "") -> SentFile:
+        """Upload a file of ``agent``'s tree as the agent and send its owner the link."""
+        sent = await self.transfers.send(Path(agent.record.cwd), path, self._jid_of(agent.name))
+        note = f"📎 {sent.relative} ({human_size(sent.size)})"
+        agent.say(f"{note}\n{caption.strip()}" if caption.strip() else note)
+        agent.presenter.link(sent.url)
+        return sent
+
+    async def get(self, agent: Agent, path: str) -> None:
+        """The owner's ``get <path>``."""
+        try:
+            await self._send(agent, path)
+        except FileRefused as exc:
+            agent.say(f"⚠️ {exc}")
+
+    async def tool(self, name: str, path: str, caption: str) -> str:
+        """The agent's ``send_file`` MCP tool; the result text is what Claude reads."""
+        agent = self._agents.get(name)
+        if agent is None:
+            raise FileToolError("unknown agent")
+        try:
+            sent = await self._send(agent, path, caption)
+        except FileRefused as exc:
+            raise FileToolError(str(exc)) from None
+        return f"Sent {sent.relative} ({human_size(sent.size)}) to the user: {sent.url}"
