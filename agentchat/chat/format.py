@@ -7,6 +7,8 @@ import os
 import re
 from typing import Any
 
+from agentchat.chat.textpolicy import guard_agent_text, one_line
+
 MAX_CHUNK = 3500  # characters per chat message: a few phone screens, far below stanza limits
 
 _PATH_TOOLS = {"Read", "Write", "Edit", "MultiEdit", "NotebookEdit"}
@@ -25,16 +27,21 @@ def short_path(path: str, cwd: str | None) -> str:
 
 
 def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
+    text = one_line(re.sub(r"[ \t]+", " ", text.strip()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def tool_line(name: str, tool_input: dict[str, Any], cwd: str | None = None) -> str:
-    """One short line per tool call, e.g. ``🔧 Edit src/auth.ts``."""
+    """One short line per tool call, e.g. ``🔧 Edit src/auth.ts``.
+
+    Always one line whatever the agent put in it (line breaks as ⏎, controls visible), so a
+    tool call cannot draw a fake prompt below itself.
+    """
+    name = _clip(name, 60)
     if name in _PATH_TOOLS:
         path = tool_input.get("file_path") or tool_input.get("notebook_path")
         if isinstance(path, str):
-            return f"🔧 {name} {short_path(path, cwd)}"
+            return f"🔧 {name} {one_line(short_path(path, cwd))}"
     if name == "Bash" and isinstance(tool_input.get("command"), str):
         return f"🔧 Bash: {_clip(tool_input['command'], 120)}"
     if name in ("Glob", "Grep") and isinstance(tool_input.get("pattern"), str):
@@ -174,8 +181,10 @@ def to_styling(text: str) -> str:
     """The agent's Markdown as XEP-0393 message styling, which XMPP clients render.
 
     Fences move to the start of their line (XEP-0393 only knows unindented ones), headings and
-    ``**strong**`` become ``*strong*``; code is never touched.
+    ``**strong**`` become ``*strong*``; code is never touched. Lines imitating one of our
+    prompts are quoted and bidi controls shown (textpolicy.guard_agent_text).
     """
+    text = guard_agent_text(text)
     out: list[str] = []
     in_code = False
     for line in text.split("\n"):

@@ -1,14 +1,22 @@
-"""Chat texts for permission prompts (pure: no I/O, easy to test and to tweak).
+"""Chat texts for permission prompts (pure but for resolving symlinks; easy to test and tweak).
 
 Code and diffs go into XEP-0393 preformatted blocks (```), which most XMPP clients render
-monospaced; everything is capped so one prompt stays readable on a phone.
+monospaced; previews are capped so one prompt stays readable on a phone.
+
+Prompts must not lie: everything from the agent is shown through the display policy
+(agentchat.chat.textpolicy): control and bidi characters visible, line breaks in single-line
+fields as ⏎, every cut marked with ✂, a command always shown whole, and a path's real target
+named when a symlink or ``..`` takes it elsewhere or outside the working tree.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from agentchat.chat.textpolicy import guard_agent_text, neutralize, one_line
 
 from .model import Decision, PermissionRequest
 
@@ -41,8 +49,8 @@ def action_label(tool_name: str) -> str:
     if tool_name.startswith("mcp__"):
         parts = tool_name.split("__", 2)
         if len(parts) == 3:
-            return f"Use Tool {parts[1]}/{parts[2]}"
-    return f"Use Tool {tool_name}"
+            return _cap(one_line(f"Use Tool {parts[1]}/{parts[2]}"), SUMMARY_CHARS)
+    return _cap(one_line(f"Use Tool {tool_name}"), SUMMARY_CHARS)
 
 
 def display_path(path: object, cwd: Path | None) -> str:
@@ -57,11 +65,47 @@ def display_path(path: object, cwd: Path | None) -> str:
     return str(rel) if str(rel) != "." else text
 
 
+def real_target(path: str, cwd: Path | None) -> tuple[str | None, bool]:
+    """(where ``path`` really leads when a symlink or ``..`` changes it, inside the tree?).
+
+    The one place prompts touch the file system: a symlink inside the repository must not pass
+    for an ordinary file (``docs/pwn.txt`` that is really ``/etc/x``).
+    """
+    if cwd is None or not path:
+        return None, True
+    root = os.path.realpath(cwd)
+    full = os.path.normpath(os.path.join(cwd, path))
+    lexical = os.path.normpath(os.path.join(root, os.path.relpath(full, cwd)))
+    try:
+        real = os.path.realpath(full)
+    except (OSError, ValueError):
+        return None, True
+    inside = real == root or real.startswith(root.rstrip("/") + "/")
+    return (None if real == lexical else display_path(real, Path(root))), inside
+
+
+def file_label(path: str, cwd: Path | None) -> str:
+    """``docs/x.txt``, or ``docs/pwn.txt → /etc/x (outside the working tree)``."""
+    shown = one_line(display_path(path, cwd))
+    target, inside = real_target(path, cwd)
+    if target is not None:
+        shown += f" → {one_line(target)}"
+    if not inside:
+        shown += " (outside the working tree)"
+    return shown
+
+
+def _cut_mark(n: int, unit: str) -> str:
+    return f"✂ {n:,} more {unit}{'s' if n != 1 else ''} not shown"
+
+
 def _cap_line(line: str, limit: int = LINE_CHARS) -> str:
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    cut = len(line) - limit
+    return line if cut <= 0 else f"{line[:limit]} …{_cut_mark(cut, 'character')}"
 
 
 def _cap(text: str, limit: int) -> str:
+    """A summary (lists, the audit log): at most ``limit`` characters in all."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -71,27 +115,37 @@ def code_block(lines: list[str]) -> str:
     return "\n".join(["```", *safe, "```"])
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as they will be shown: controls and invisible characters made visible."""
+    return neutralize(text).split("\n")
+
+
 def _preview(text: str, max_lines: int = PREVIEW_LINES, prefix: str = "") -> list[str]:
-    lines = text.splitlines() or [""]
+    lines = _lines(text.rstrip("\n")) if text else [""]
     shown = [_cap_line(prefix + ln) for ln in lines[:max_lines]]
     if len(lines) > max_lines:
-        shown.append(f"… {len(lines) - max_lines} more lines")
+        shown.append(f"… {_cut_mark(len(lines) - max_lines, 'line')}")
     return shown
+
+
+def _whole(text: str) -> list[str]:
+    """All of a command, every line: a dangerous tail must never hide behind a cut."""
+    return _lines(text.rstrip("\n")) if text else [""]
 
 
 def _diff_lines(old: str, new: str, budget: int = DIFF_LINES) -> list[str]:
     """A compact -/+ view; a real diff algorithm would be overkill for a chat preview."""
-    old_lines = old.splitlines() if old else []
-    new_lines = new.splitlines() if new else []
+    old_lines = _lines(old.rstrip("\n")) if old else []
+    new_lines = _lines(new.rstrip("\n")) if new else []
     half = max(budget // 2, 1)
     old_budget = min(len(old_lines), max(half, budget - len(new_lines)))
     new_budget = min(len(new_lines), budget - old_budget)
     out = [_cap_line("- " + ln) for ln in old_lines[:old_budget]]
     if len(old_lines) > old_budget:
-        out.append(f"- … {len(old_lines) - old_budget} more lines")
+        out.append(f"- … {_cut_mark(len(old_lines) - old_budget, 'line')}")
     out += [_cap_line("+ " + ln) for ln in new_lines[:new_budget]]
     if len(new_lines) > new_budget:
-        out.append(f"+ … {len(new_lines) - new_budget} more lines")
+        out.append(f"+ … {_cut_mark(len(new_lines) - new_budget, 'line')}")
     return out
 
 
@@ -100,7 +154,7 @@ def compact_json(value: Any, limit: int = JSON_CHARS) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     except (TypeError, ValueError):
         text = repr(value)
-    return _cap(text, limit)
+    return _cap(neutralize(text), limit)
 
 
 def _str(inp: dict[str, Any], key: str) -> str:
@@ -114,11 +168,11 @@ def _tool_details(tool_name: str, inp: dict[str, Any], cwd: Path | None) -> list
         content = _str(inp, "content")
         n = len(content.splitlines())
         return [
-            f"File: {display_path(_str(inp, 'file_path'), cwd)} ({n} line{'s' if n != 1 else ''})",
+            f"File: {file_label(_str(inp, 'file_path'), cwd)} ({n} line{'s' if n != 1 else ''})",
             code_block(_preview(content)),
         ]
     if tool_name == "Edit":
-        head = f"File: {display_path(_str(inp, 'file_path'), cwd)}"
+        head = f"File: {file_label(_str(inp, 'file_path'), cwd)}"
         if inp.get("replace_all"):
             head += " (all occurrences)"
         return [head, code_block(_diff_lines(_str(inp, "old_string"), _str(inp, "new_string")))]
@@ -131,32 +185,32 @@ def _tool_details(tool_name: str, inp: dict[str, Any], cwd: Path | None) -> list
                 lines.append("…")
             lines += _diff_lines(_str(edit, "old_string"), _str(edit, "new_string"), per_edit)
         if len(edits) > 3:
-            lines.append(f"… {len(edits) - 3} more edits")
+            lines.append(f"… {_cut_mark(len(edits) - 3, 'edit')}")
         n = len(edits)
-        path = display_path(_str(inp, "file_path"), cwd)
+        path = file_label(_str(inp, "file_path"), cwd)
         head = f"File: {path} ({n} edit{'s' if n != 1 else ''})"
         return [head, code_block(lines or ["(no edits)"])]
     if tool_name == "NotebookEdit":
-        out = [f"File: {display_path(_str(inp, 'notebook_path'), cwd)}"]
+        out = [f"File: {file_label(_str(inp, 'notebook_path'), cwd)}"]
         if inp.get("new_source"):
             out.append(code_block(_preview(_str(inp, "new_source"))))
         return out
     if tool_name == "Bash":
         out = []
         if inp.get("description"):
-            out.append(f"Description: {_cap(_str(inp, 'description'), 200)}")
-        out.append(code_block(_preview(_str(inp, "command"), PREVIEW_LINES)))
+            out.append(f"Description: {_cap_line(one_line(_str(inp, 'description')), 200)}")
+        out.append(code_block(_whole(_str(inp, "command"))))
         return out
     if tool_name == "WebFetch":
-        out = [f"URL: {_cap(_str(inp, 'url'), 400)}"]
+        out = [f"URL: {_cap_line(one_line(_str(inp, 'url')), 400)}"]
         if inp.get("prompt"):
-            out.append(f"Prompt: {_cap(_str(inp, 'prompt'), 200)}")
+            out.append(f"Prompt: {_cap_line(one_line(_str(inp, 'prompt')), 200)}")
         return out
     if tool_name == "WebSearch":
-        return [f"Query: {_cap(_str(inp, 'query'), 300)}"]
+        return [f"Query: {_cap_line(one_line(_str(inp, 'query')), 300)}"]
     if tool_name == "Read":
-        return [f"File: {display_path(_str(inp, 'file_path'), cwd)}"]
-    return [code_block([compact_json(inp)])]
+        return [f"File: {file_label(_str(inp, 'file_path'), cwd)}"]
+    return [code_block([_cap_line(compact_json(inp, len(str(inp)) * 8 + 16), JSON_CHARS)])]
 
 
 def summary(req: PermissionRequest, limit: int = SUMMARY_CHARS) -> str:
@@ -184,7 +238,7 @@ def summarize_input(
         detail = " ".join(_str(inp, "plan").split())
     else:
         detail = compact_json(inp, limit)
-    return _cap(f"{tool_name} {detail}".strip(), limit)
+    return _cap(one_line(f"{tool_name} {detail}".strip()), limit)
 
 
 def _reply_line(req: PermissionRequest) -> str:
@@ -238,15 +292,15 @@ def format_question(req: PermissionRequest, *, with_reply: bool = True) -> str:
     title = "❓ Question" if len(questions) <= 1 else "❓ Questions"
     lines = [f"{title} #{req.id}"]
     for qi, q in enumerate(questions, 1):
-        header = _str(q, "header")
-        text = _str(q, "question")
+        header = one_line(_str(q, "header"))
+        text = one_line(_str(q, "question"))
         label = f"{header}: {text}" if header else text
         if q.get("multiSelect"):
             label += " (choose one or more)"
         lines.append(f"{qi}) {label}" if len(questions) > 1 else label)
         for oi, opt in enumerate(_options(q), 1):
-            desc = _str(opt, "description")
-            entry = f"  {oi}. {_str(opt, 'label')}" + (f" — {desc}" if desc else "")
+            desc = one_line(_str(opt, "description"))
+            entry = f"  {oi}. {one_line(_str(opt, 'label'))}" + (f" — {desc}" if desc else "")
             lines.append(_cap_line(entry, 200))
     if with_reply:
         lines.append(_question_reply_line(questions))
@@ -255,12 +309,12 @@ def format_question(req: PermissionRequest, *, with_reply: bool = True) -> str:
 
 def format_plan(req: PermissionRequest, *, with_reply: bool = True) -> str:
     """ExitPlanMode: the plan itself is the thing to approve, shown as plain text."""
-    plan = _str(req.input, "plan")
+    plan = guard_agent_text(neutralize(_str(req.input, "plan")))
     plan_lines = plan.splitlines()
     shown = "\n".join(plan_lines[:PLAN_LINES])
-    shown = _cap(shown, PLAN_CHARS)
-    if len(plan_lines) > PLAN_LINES or len(plan) > PLAN_CHARS:
-        shown += "\n… (plan truncated)"
+    if len(plan_lines) > PLAN_LINES:
+        shown += f"\n… {_cut_mark(len(plan_lines) - PLAN_LINES, 'line')}"
+    shown = _cap_line(shown, PLAN_CHARS)
     lines = [f"📋 Plan #{req.id} — ready to start?", shown]
     if with_reply:
         lines.append(_reply_line(req))
@@ -269,7 +323,7 @@ def format_plan(req: PermissionRequest, *, with_reply: bool = True) -> str:
 
 def outcome_label(req: PermissionRequest, decision: Decision) -> str:
     """Short status line: what happened to the prompt, e.g. "✅ allowed" or "⏱ expired"."""
-    note = f": {decision.note}" if decision.note else ""
+    note = f": {_cap(one_line(decision.note), 200)}" if decision.note else ""
     if decision.allowed:
         if decision.answered_by == "rule":
             return f"✅ allowed by rule{note}"

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import logging
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -24,6 +26,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from agentchat.chat.port import ChatState, Show
+from agentchat.chat.textpolicy import for_log, scrub
 from agentchat.xmpp.directory import Contact, Directory, Inbound, PresenceInfo
 from agentchat.xmpp.entity import EntityFeatures
 
@@ -37,6 +40,11 @@ KEEPALIVE_INTERVAL = 10.0  # seconds between pings through Prosody
 KEEPALIVE_TIMEOUT = 5.0  # no answer by then: the link is dead, reconnect
 RECEIPTS_KEPT = 1000  # ids of our messages the owner's client confirmed (newest kept)
 OOB_NS = "jabber:x:oob"
+REFUSED_KEPT = 1000  # fingerprints of stanzas Prosody closed the stream for (newest kept)
+DROPPED_NOTICE = "⚠️ A message to you was dropped"
+_ID_ATTR = re.compile(r"""\sid=(?:"[^"]*"|'[^']*')""")
+_ADDR_ATTR = re.compile(r"""\s(from|to)=(?:"([^"]*)"|'([^']*)')""")
+_HAS_TEXT = re.compile(r">[^<]*[^<\s][^<]*<")
 
 
 class AgentComponent(slixmpp.ComponentXMPP):
@@ -65,7 +73,13 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.keepalive_timeout = KEEPALIVE_TIMEOUT
         self._keepalive_task: asyncio.Task[None] | None = None
         self._last_presence: dict[tuple[str, str], PresenceInfo] = {}
-        self._write_buffer: list[bytes] = []  # see send_raw
+        self._write_buffer: list[str] = []  # see send_raw
+        self._last_write: list[str] = []  # the stanzas of the latest socket write
+        self._stream_error: str | None = None  # condition of a stream error on this link
+        self._refused: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._strict = False  # parse every stanza before writing it (after a refused one)
+        self.losses = 0  # connections lost while online (tests and diagnostics count them)
+        self.stream_errors: list[str] = []  # conditions of stream errors Prosody sent us
         # We answer subscriptions and probes ourselves: slixmpp's in-memory roster would
         # answer with "unsubscribed" after every restart.
         self.auto_authorize = None
@@ -99,6 +113,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.add_event_handler("presence", self._on_presence)
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("disconnected", self._on_disconnected)
+        self.add_event_handler("stream_error", self._on_stream_error)
         self.add_event_handler("connection_failed", self._on_disconnected)
         for plugin in ("xep_0030", "xep_0085", "xep_0184", "xep_0199",
                        "xep_0308", "xep_0444"):
@@ -140,12 +155,25 @@ class AgentComponent(slixmpp.ComponentXMPP):
         except Exception:
             log.exception("error while re-announcing after connect")
 
+    def _on_stream_error(self, error: Any) -> None:
+        condition = str(error["condition"] or "undefined-condition")
+        self._stream_error = condition
+        self.stream_errors.append(condition)
+        log.error("Prosody closed the component stream: %s (%s)", condition,
+                  for_log(error["text"], 200))
+
     def _on_disconnected(self, _event: Any) -> None:
         was_online = self.online
         self.online = False
         self._write_buffer.clear()  # never written into the next connection's stream
         self.connected_event.clear()
         self.disconnected_event.set()
+        if was_online:
+            self.losses += 1
+        if self._stream_error is not None:
+            self._drop_refused(self._stream_error)
+        self._stream_error = None
+        self._last_write = []
         if self.closing:
             return
         delay = self._reconnect_delay
@@ -207,18 +235,30 @@ class AgentComponent(slixmpp.ComponentXMPP):
                 await send_task
 
     def send_raw(self, data: str | bytes) -> None:
-        """While online, the stanzas of one burst leave in one socket write.
+        """Every byte we write passes here: the one point where the text policy is applied.
 
-        Why: an agent's reply follows its presence and chat state within a millisecond. Written
-        separately, Prosody relays the first at once and, with its default Nagle setting, holds
-        the reply until the client acknowledges the first: ~40 ms on loopback (delayed ACK), a
-        round trip or more over a network. One write per burst also saves syscalls under load.
+        ``scrub`` (agentchat.chat.textpolicy) removes what would make Prosody close the stream,
+        whoever built the stanza (our messages, presences, forms, slixmpp's own replies).
+
+        While online, the stanzas of one burst leave in one socket write. Why: an agent's reply
+        follows its presence and chat state within a millisecond. Written separately, Prosody
+        relays the first at once and, with its default Nagle setting, holds the reply until the
+        client acknowledges the first: ~40 ms on loopback (delayed ACK), a round trip or more
+        over a network. One write per burst also saves syscalls under load.
         """
-        if not self.online or self.transport is None or data == self.stream_footer:
+        text = scrub(data if isinstance(data, str) else data.decode("utf-8", "replace"))
+        if not self.online or self.transport is None or text == self.stream_footer:
             self._flush_writes()
-            super().send_raw(data)
+            super().send_raw(text)
             return
-        self._write_buffer.append(data.encode("utf-8") if isinstance(data, str) else data)
+        if self._refused and _fingerprint(text) in self._refused:
+            log.info("not sending again a stanza Prosody refused: %s", _describe(text))
+            return
+        if self._strict and not _well_formed(text):
+            log.error("dropped a stanza that is not well-formed XML: %s", _describe(text))
+            self._tell_refused(text, "it is not well-formed XML")
+            return
+        self._write_buffer.append(text)
         if len(self._write_buffer) == 1:
             self.loop.call_soon(self._flush_when_drained, 0)
 
@@ -232,10 +272,54 @@ class AgentComponent(slixmpp.ComponentXMPP):
     def _flush_writes(self) -> None:
         if not self._write_buffer:
             return
-        data = b"".join(self._write_buffer)
-        self._write_buffer.clear()
+        stanzas, self._write_buffer = self._write_buffer, []
         if self.online and self.transport is not None:
-            self.transport.write(data)
+            self._last_write = stanzas
+            self.transport.write("".join(stanzas).encode("utf-8"))
+
+    def _drop_refused(self, condition: str) -> None:
+        """Prosody closed the stream right after our latest write: never send its culprit again.
+
+        The culprit is the stanza that is not well-formed XML; if none is, every stanza of the
+        write that carries text is a suspect. Each is reported once (log and, where it was
+        addressed to a user, a chat message from the same contact); stanzas written after it
+        in the same write are sent again after the reconnect, since Prosody never read them.
+        """
+        written = self._last_write
+        broken = [i for i, stanza in enumerate(written) if not _well_formed(stanza)]
+        if broken and not self._strict:
+            # Something gets past the text policy: from now on every stanza is parsed before
+            # it is written (a cost paid only after such an incident).
+            log.error("checking every stanza before sending from now on")
+            self._strict = True
+        culprits = broken or [i for i, stanza in enumerate(written) if _HAS_TEXT.search(stanza)]
+        if not culprits:
+            log.warning("stream error %s with no stanza of ours to blame", condition)
+            return
+        for i in culprits:
+            stanza = written[i]
+            self._refused[_fingerprint(stanza)] = None
+            while len(self._refused) > REFUSED_KEPT:
+                self._refused.popitem(last=False)
+            log.error("dropped a stanza Prosody refused (%s): %s", condition, _describe(stanza))
+            self._tell_refused(stanza, f"the XMPP server refused it: {condition}")
+        unread = [s for i, s in enumerate(written) if i > culprits[0] and i not in culprits]
+        for stanza in reversed(unread):
+            self._outbox.appendleft(_RawStanza(self, stanza))
+
+    def _tell_refused(self, stanza: str, why: str) -> None:
+        """The user a dropped stanza was for hears about it, from the same contact."""
+        addresses = _addresses(stanza)
+        sender, to = addresses.get("from", ""), addresses.get("to", "")
+        local, _, domain = sender.split("/", 1)[0].rpartition("@")
+        if domain.lower() != self.domain or not to or to.split("/")[0].endswith(self.domain):
+            return
+        if stanza.startswith("<message") and DROPPED_NOTICE in stanza:
+            return
+        self._emit(self.make_message(
+            mto=to, mtype="chat", mfrom=self.full_jid_of(local),
+            mbody=f"{DROPPED_NOTICE} ({why}); it will not be sent again. agentchat's log has "
+                  "the details."))
 
     def _emit(self, stanza: Any) -> None:
         if self.online:
@@ -448,6 +532,32 @@ def oob_url(message: ET.Element) -> str | None:
     """The XEP-0066 URL of a message, if it carries one (a shared file)."""
     url = message.findtext(f"{{{OOB_NS}}}x/{{{OOB_NS}}}url")
     return url.strip() if url and url.strip() else None
+
+
+def _fingerprint(stanza: str) -> str:
+    """The same stanza sent again (a re-sent prompt) differs only in its id."""
+    return hashlib.sha256(_ID_ATTR.sub("", stanza).encode("utf-8", "replace")).hexdigest()
+
+
+def _well_formed(stanza: str) -> bool:
+    try:
+        ET.fromstring(stanza)
+    except ET.ParseError:
+        return False
+    return True
+
+
+def _addresses(stanza: str) -> dict[str, str]:
+    head = stanza.split(">", 1)[0]
+    return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
+            for m in _ADDR_ATTR.finditer(head)}
+
+
+def _describe(stanza: str) -> str:
+    addresses = _addresses(stanza)
+    kind = stanza[1:].split(" ", 1)[0].split(">", 1)[0]
+    return (f"<{for_log(kind, 20)}> from {for_log(addresses.get('from', '?'), 80)} "
+            f"to {for_log(addresses.get('to', '?'), 80)}: {for_log(stanza, 300)}")
 
 
 def _add_nick(stanza: Any, nick: str) -> None:

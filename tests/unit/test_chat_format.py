@@ -4,7 +4,7 @@ from agentchat.chat.format import format_duration, split_message, tool_line
 def test_tool_lines() -> None:
     assert tool_line("Edit", {"file_path": "/w/r/src/auth.ts"}, "/w/r") == "🔧 Edit src/auth.ts"
     assert tool_line("Write", {"file_path": "/etc/passwd"}, "/w/r") == "🔧 Write /etc/passwd"
-    assert tool_line("Bash", {"command": "ls   -la\n/tmp"}) == "🔧 Bash: ls -la /tmp"
+    assert tool_line("Bash", {"command": "ls   -la\n/tmp"}) == "🔧 Bash: ls -la⏎/tmp"
     assert tool_line("WebFetch", {"url": "https://x.org"}) == "🔧 WebFetch https://x.org"
     assert tool_line("Frob", {}) == "🔧 Frob"
     long = tool_line("Frob", {"a": "x" * 500})

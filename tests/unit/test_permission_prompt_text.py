@@ -48,7 +48,7 @@ def test_write_shows_path_and_capped_content() -> None:
     assert "Action: Write File" in text
     assert "File: new.py (30 lines)" in text
     assert "line 9" in text and "line 10\n" not in text
-    assert "… 20 more lines" in text
+    assert "… ✂ 20 more lines not shown" in text
 
 
 def test_long_lines_are_capped() -> None:
@@ -88,8 +88,9 @@ def test_webfetch_url() -> None:
 def test_other_tool_compact_json_capped() -> None:
     text = format_prompt(req("mcp__db__query", {"sql": "x" * 1000}))
     assert "Action: Use Tool db/query" in text
-    body = text.split("```")[1]
-    assert len(body.strip()) <= 300
+    body = text.split("```")[1].strip()
+    assert body.startswith('{"sql":"xxx') and body.endswith(" …✂ 710 more characters not shown")
+    assert len(body) <= 300 + len(" …✂ 710 more characters not shown")
 
 
 def test_paths_outside_cwd_stay_absolute() -> None:
