@@ -17,7 +17,7 @@ import pytest
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
-from tests.support.chat_flows import MANAGER, CREATED, collect, create_agent, reply, turn_ended
+from tests.support.chat_flows import CREATED, MANAGER, collect, create_agent, reply, turn_ended
 from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ClientPool
 
