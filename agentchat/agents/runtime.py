@@ -207,11 +207,9 @@ class Agent:
         prompt = Prompt(text, attachments)
         if self.busy:
             self.queue.append(prompt)
-            waiting = len(self.queue)
-            self.say(
-                f"⏳ Queued: I'm in the middle of a turn; this goes to the agent when it ends "
-                f"({waiting} message{'s' if waiting > 1 else ''} waiting)."
-            )
+            if len(self.queue) == 1:  # one notice per turn, not one per message of a burst
+                self.say("⏳ Queued: I'm in the middle of a turn; what you send now goes to the "
+                         "agent when it ends.")
             return
         await self._start_turn(prompt)
 

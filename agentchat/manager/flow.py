@@ -51,7 +51,7 @@ TASK_QUESTION = "What's the initial task for the agent?"
 def _choose(text: str, options: list[str]) -> int | None:
     """A 1-based number or an option typed out (case-insensitive)."""
     answer = text.strip().rstrip(".")
-    if answer.isdigit():
+    if answer.isascii() and answer.isdigit():  # not "²" or "٣": int() fails or surprises
         index = int(answer)
         return index - 1 if 1 <= index <= len(options) else None
     lowered = [o.lower() for o in options]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from .prompt_text import summarize_input
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 200
+TOOL_CHARS = 100  # a tool name comes from the caller: capped like everything else
 
 
 class AuditLog:
@@ -25,6 +27,7 @@ class AuditLog:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._private = False  # mode checked since we opened it
 
     def append(self, event: dict[str, Any]) -> None:
         """Write one event; an unwritable log is reported but never blocks a decision."""
@@ -32,7 +35,12 @@ class AuditLog:
         line = json.dumps(record, ensure_ascii=False, default=str)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
+            # 0600: tool inputs and JIDs are nobody else's business (an older 0644 log too)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                if not self._private:
+                    os.fchmod(fd, 0o600)
+                    self._private = True
                 fh.write(line + "\n")
                 fh.flush()
         except OSError:
@@ -45,7 +53,7 @@ class AuditLog:
                 "id": req.id,
                 "agent": req.agent,
                 "owner": req.owner,
-                "tool": req.tool_name,
+                "tool": req.tool_name[:TOOL_CHARS],
                 "kind": req.kind,
                 "tool_use_id": req.tool_use_id,
                 "input": summarize_input(req.tool_name, req.input, req.cwd, SUMMARY_CHARS),
@@ -59,7 +67,7 @@ class AuditLog:
                 "id": req.id,
                 "agent": req.agent,
                 "owner": req.owner,
-                "tool": req.tool_name,
+                "tool": req.tool_name[:TOOL_CHARS],
                 "input": summarize_input(req.tool_name, req.input, req.cwd, SUMMARY_CHARS),
                 "decision": decision.behavior,
                 "answered_by": decision.answered_by,
@@ -70,13 +78,12 @@ class AuditLog:
             }
         )
 
-    def unauthorized(self, tool_name: str, tool_input: dict[str, Any]) -> None:
-        """A call without a valid secret: recorded without any agent or owner information."""
+    def unauthorized(self, reason: str) -> None:
+        """A caller without a valid secret: one capped line, nothing of what it sent."""
         self.append(
             {
                 "event": "unauthorized",
-                "tool": tool_name,
-                "input": summarize_input(tool_name, tool_input, None, SUMMARY_CHARS),
+                "reason": reason[:SUMMARY_CHARS],
                 "decision": "deny",
                 "answered_by": "auth",
             }

@@ -167,9 +167,10 @@ class PermissionBroker:
         """Decide one tool use: rule, owner's answer, or deny on timeout/shutdown/bad secret."""
         name = self.agent_for_secret(secret)
         if name is None:
-            log.warning("permission request for %s with a missing or unknown secret", tool_name)
+            # nothing the caller sent is logged or audited: it is not authenticated
+            log.warning("permission request with a missing or unknown secret refused")
             if self.audit:
-                self.audit.unauthorized(tool_name, input)
+                self.audit.unauthorized("missing or unknown secret")
             return Decision("deny", message=UNAUTHORIZED, answered_by="auth", how="secret")
         agent = self._agents[name]
         req = PermissionRequest(
@@ -255,7 +256,7 @@ class PermissionBroker:
         rules = self._rules.get(agent, [])
         target: AlwaysRule | None = None
         key = index_or_text.strip() if isinstance(index_or_text, str) else index_or_text
-        if isinstance(key, int) or key.isdigit():
+        if isinstance(key, int) or (key.isascii() and key.isdigit()):
             i = int(key)
             if 1 <= i <= len(rules):
                 target = rules[i - 1]

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,13 @@ import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .broker import PermissionBroker
 from .model import Decision
@@ -42,6 +47,10 @@ SECRET_HEADER = "X-Agentchat-Secret"
 HOST = "127.0.0.1"
 DEFAULT_PERMISSION_TIMEOUT_S = 300.0
 TIMEOUT_MARGIN_S = 60.0
+MAX_BODY_BYTES = 1_000_000  # one tool call's input; more is refused before it is parsed
+IDLE_TIMEOUT_S = 10.0  # a connection with no request after this long is closed
+MAX_CONNECTIONS = 256  # connections + requests in flight (each pending prompt holds one)
+REFUSAL_LOG_INTERVAL_S = 60.0
 
 _TOOL_DESCRIPTION = (
     "Asks the agent's owner over chat whether a tool use may proceed. "
@@ -114,6 +123,69 @@ def _add_send_file_tool(server: MCPServer[Any], broker: PermissionBroker,
             raise ToolError(str(exc)) from None
 
 
+class _Gate:
+    """Authenticate every MCP call before anything reads, logs or audits what it sent.
+
+    A caller without a valid agent secret gets 401 and leaves one fixed-size audit line and,
+    at most once a minute, one log line with a count: nothing of its input, so it can neither
+    forge log lines nor fill the disk. An authenticated body is capped at MAX_BODY_BYTES.
+    """
+
+    def __init__(self, app: ASGIApp, broker: PermissionBroker, path: str) -> None:
+        self.app = app
+        self.broker = broker
+        self.path = path
+        self.refused = 0
+        self._refused_unlogged = 0
+        self._last_log = -REFUSAL_LOG_INTERVAL_S
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith(self.path):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if self.broker.agent_for_secret(secret_from_headers(headers)) is None:
+            self._note_refusal()
+            error = {"code": -32001, "message": "unauthorized"}
+            await JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=401,
+                               headers={"Connection": "close"})(scope, receive, send)
+            return
+        length = headers.get("content-length", "")
+        if length and (not length.isascii() or not length.isdigit()
+                       or int(length) > MAX_BODY_BYTES):
+            await PlainTextResponse("request too large", status_code=413,
+                                    headers={"Connection": "close"})(scope, receive, send)
+            return
+        await self.app(scope, _capped(receive), send)
+
+    def _note_refusal(self) -> None:
+        self.refused += 1
+        self._refused_unlogged += 1
+        if self.broker.audit is not None:
+            self.broker.audit.unauthorized("missing or unknown secret")
+        now = time.monotonic()
+        if now - self._last_log >= REFUSAL_LOG_INTERVAL_S:
+            log.warning("refused %d MCP call(s) without a valid agent secret",
+                        self._refused_unlogged)
+            self._refused_unlogged = 0
+            self._last_log = now
+
+
+def _capped(receive: Receive) -> Receive:
+    """A body without Content-Length (chunked) may not grow past MAX_BODY_BYTES either."""
+    seen = 0
+
+    async def capped() -> Any:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > MAX_BODY_BYTES:
+            return {"type": "http.disconnect"}
+        return message
+
+    return capped
+
+
 def build_app(
     broker: PermissionBroker, *, path: str = "/mcp", progress_interval_s: float = 60.0,
     send_file: SendFile | None = None,
@@ -149,7 +221,7 @@ def build_app(
 
     return Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), *mcp_app.routes],
-        middleware=mcp_app.user_middleware,
+        middleware=[Middleware(_Gate, broker=broker, path=path), *mcp_app.user_middleware],
         lifespan=lifespan,
     )
 
@@ -222,6 +294,26 @@ class _QuietServer(uvicorn.Server):
             self.startup_done.set()
 
 
+def _idle_closing_protocol(idle_timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, closing a connection that sends no request in time.
+
+    uvicorn times out idle keep-alive connections only after a first response: a client that
+    connects and says nothing (or sends half a request) would hold its socket forever.
+    """
+    base: Any = AutoHTTPProtocol
+
+    class IdleClosing(base):  # type: ignore[misc]
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            self.loop.call_later(idle_timeout_s, self._close_if_no_request)
+
+        def _close_if_no_request(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                self.transport.close()
+
+    return IdleClosing
+
+
 @attrs.define(eq=False)
 class RunningServer:
     """A uvicorn server running as a task of the current loop."""
@@ -241,7 +333,8 @@ class RunningServer:
 
 
 async def serve(
-    app: Any, port: int = 0, *, graceful_timeout_s: int = 3, host: str = HOST
+    app: Any, port: int = 0, *, graceful_timeout_s: int = 3, host: str = HOST,
+    idle_timeout_s: float = IDLE_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS,
 ) -> RunningServer:
     """Start uvicorn on 127.0.0.1:`port` (0 = any free port) and return once it accepts."""
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
@@ -263,6 +356,9 @@ async def serve(
         lifespan="on",
         timeout_graceful_shutdown=graceful_timeout_s,
         access_log=False,
+        http=_idle_closing_protocol(idle_timeout_s),
+        timeout_keep_alive=max(1, int(idle_timeout_s)),
+        limit_concurrency=max_connections,
     )
     server = _QuietServer(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

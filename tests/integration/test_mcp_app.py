@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from agentchat.permissions.audit import AuditLog, read_audit
 from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.mcp_app import (
     PERMISSION_TOOL,
@@ -126,9 +128,65 @@ async def test_question_answers_in_updated_input(
 async def test_wrong_or_missing_secret_denied(
     server: RunningServer, sink: AnsweringSink, headers: dict[str, str]
 ) -> None:
-    result = await call_permission(server.url + "/mcp", headers, WRITE_ARGS)
-    assert only_json(result) == {"behavior": "deny", "message": "unauthorized"}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        response = await http.post(server.url + "/mcp", json=tool_call(WRITE_ARGS),
+                                   headers={"Accept": "application/json, text/event-stream"})
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "unauthorized"
     assert sink.prompts == []
+
+
+def tool_call(arguments: dict[str, object]) -> dict[str, object]:
+    """A JSON-RPC tools/call of the permission tool, as a caller without the CLI would send."""
+    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "permission_prompt", "arguments": arguments}}
+
+
+async def test_strangers_are_refused_before_anything_they_send_is_logged_or_audited(
+    sink: AnsweringSink, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    broker = PermissionBroker(sink, audit=audit)
+    broker.register_agent("fox", OWNER, SECRET, Path("/work/fox"))
+    running = await serve(build_app(broker), 0)
+    forged = {"tool_name": "Bash\n2026-01-01 INFO agentchat: FORGED", "tool_use_id": "t",
+              "input": {"command": "FORGED" + "x" * 200_000}}
+    try:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: "wrong"}):
+                response = await http.post(running.url + "/mcp", json=tool_call(forged),
+                                           headers=headers)
+                assert response.status_code == 401
+            big = await http.post(running.url + "/mcp", headers={SECRET_HEADER: SECRET},
+                                  content=b"{" + b" " * 2_000_000 + b"}")
+            assert big.status_code == 413
+    finally:
+        await running.stop()
+    assert sink.prompts == []
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and all(len(line) < 200 and "FORGED" not in line for line in lines)
+    assert [e["event"] for e in read_audit(tmp_path / "audit.jsonl")] == ["unauthorized"] * 3
+    assert stat.S_IMODE((tmp_path / "audit.jsonl").stat().st_mode) == 0o600
+    logged = [r.getMessage() for r in caplog.records]
+    assert not any("FORGED" in m for m in logged)
+    assert sum("without a valid agent secret" in m for m in logged) == 1  # not one per call
+
+
+async def test_idle_and_half_open_connections_are_closed(server: RunningServer) -> None:
+    running = await serve(build_app(PermissionBroker()), 0, idle_timeout_s=0.5)
+    try:
+        conns = [await asyncio.open_connection(running.host, running.port) for _ in range(50)]
+        conns[0][1].write(b"POST /mcp HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        async with asyncio.timeout(10):
+            closed = await asyncio.gather(*(reader.read() for reader, _ in conns))
+        assert closed == [b""] * 50  # EOF: the server hung up on every one
+        for _, writer in conns:
+            writer.close()
+        async with httpx2.AsyncClient() as http:  # and it still serves
+            assert (await http.get(running.url + "/healthz")).text == "ok"
+    finally:
+        await running.stop()
 
 
 async def test_progress_heartbeat_while_waiting(sink: AnsweringSink) -> None:

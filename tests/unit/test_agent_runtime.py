@@ -56,12 +56,28 @@ async def test_messages_during_a_turn_are_queued_then_delivered_together() -> No
     await agent.handle_owner_text("second")
     await agent.handle_owner_text("third")
     assert adapter.sent == ["first"]
-    assert "2 messages waiting" in port.bodies()[-1]
+    assert port.bodies()[-1].startswith("⏳ Queued")
     adapter.sent_event.clear()
     adapter.emit(done())
     await asyncio.wait_for(adapter.sent_event.wait(), 5)
     assert adapter.sent == ["first", "second\n\nthird"]
     assert agent.busy and agent.queue == []
+
+
+async def test_a_burst_during_a_turn_gets_one_queued_notice_per_turn() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("first")
+    adapter = FakeAdapter.instances[-1]
+    for i in range(200):
+        await agent.handle_owner_text(f"burst {i}")
+    assert sum(b.startswith("⏳ Queued") for b in port.bodies()) == 1
+    adapter.sent_event.clear()
+    adapter.emit(done())  # the burst goes out as the next turn, which is busy again
+    await asyncio.wait_for(adapter.sent_event.wait(), 5)
+    assert len(adapter.sent) == 2 and adapter.sent[1].endswith("burst 199")
+    await agent.handle_owner_text("during the second turn")
+    assert sum(b.startswith("⏳ Queued") for b in port.bodies()) == 2
 
 
 async def test_crash_is_reported_and_next_message_resumes() -> None:

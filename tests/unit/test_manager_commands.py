@@ -68,3 +68,15 @@ def test_cancel_leaves_the_flow_at_any_step() -> None:
         reply = advance(flow, "cancel")
         assert reply.finished and reply.done is None
         assert "Cancelled" in (reply.text or "")
+
+
+def test_unicode_digits_and_text_at_a_numbered_choice_ask_for_a_number() -> None:
+    for answer in ("²", "٣", "¹", "1²", "①", "x", "Ⅻ"):
+        flow = CreationFlow(repos=["alpha", "beta"])
+        reply = advance(flow, answer)
+        assert (reply.text or "").startswith("Please answer with a number from 1 to 1"), answer
+        assert flow.step == "type"
+        advance(flow, "1")
+        reply = advance(flow, answer)
+        assert (reply.text or "").startswith("Please answer with a number from 1 to 2"), answer
+        assert flow.step == "repo"

@@ -184,6 +184,9 @@ async def test_revoke_and_set_rules(broker: PermissionBroker) -> None:
     assert broker.rules("fox") == []
     broker.set_rules("fox", [AlwaysRule("Bash", "make test")])
     assert broker.revoke_rule("fox", "make test")
+    broker.set_rules("fox", [AlwaysRule("Edit")])
+    assert not broker.revoke_rule("fox", "²") and not broker.revoke_rule("fox", "١")
+    assert broker.rules("fox") == [AlwaysRule("Edit")]
 
 
 async def test_two_agents_isolated(broker: PermissionBroker, sink: FakeSink) -> None:
