@@ -99,6 +99,7 @@ class Service:
         self._connected_once = False
         self._background: set[asyncio.Future[None]] = set()
         self._restart_notices: dict[str, list[str]] = {}
+        self._access_restored: dict[str, list[str]] = {}  # owner -> agents, told at connect
         self._announced_restart = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -110,16 +111,30 @@ class Service:
         for record in self.state.agents:
             if record.status is AgentStatus.ENDED:
                 continue
+            self._check_owner(record)
             if record.status in (AgentStatus.RUNNING, AgentStatus.STOPPED):
                 # RUNNING: the service died with the process; STOPPED: it was shut down
                 record.status = AgentStatus.STOPPED
-                self._restart_notices.setdefault(record.owner, []).append(record.name)
+                if not record.owner_revoked:
+                    self._restart_notices.setdefault(record.owner, []).append(record.name)
             self.agents[record.name] = self._make_agent(record)
             self.broker.set_rules(
                 record.name, [AlwaysRule(r.tool_name, r.command) for r in record.rules]
             )
         self.persist()
         return list(result.warnings)
+
+    def _check_owner(self, record: AgentRecord) -> None:
+        """An owner removed from access.allowedJids loses their agents' answers, not the
+        agents: their state stays, and the owner hears about it once they are allowed again."""
+        if not self.access.allows(record.owner):
+            if not record.owner_revoked:
+                log.warning("%s: its owner %s is no longer allowed; the agent keeps its state "
+                            "but answers nobody", record.name, record.owner)
+            record.owner_revoked = True
+        elif record.owner_revoked:
+            record.owner_revoked = False
+            self._access_restored.setdefault(record.owner, []).append(record.name)
 
     async def start(self, timeout: float = 30) -> None:
         """Serve MCP, connect and wait for the handshake (tests); raises TimeoutError."""
@@ -148,6 +163,8 @@ class Service:
             return_exceptions=True,
         )
         for agent in self.agents.values():
+            if agent.record.owner_revoked:
+                continue
             self.component.set_presence(agent.name, agent.owner, show=None,
                                         status="agentchat stopped", available=False)
         for user in self.known_users():
@@ -308,7 +325,8 @@ class Service:
         if contact.kind == "manager":
             return self.access.allows(sender_bare)
         agent = self.agents.get(contact.local)
-        return agent is not None and agent.owner == sender_bare
+        return (agent is not None and agent.owner == sender_bare
+                and not agent.record.owner_revoked and self.access.allows(sender_bare))
 
     def presence_for(self, contact: Contact, viewer_bare: str) -> PresenceInfo:
         if contact.kind == "manager":
@@ -329,7 +347,8 @@ class Service:
         return contacts
 
     def known_users(self) -> list[str]:
-        return sorted({a.owner for a in self.agents.values()})
+        """Owners we send presence to (not those removed from access.allowedJids)."""
+        return sorted({a.owner for a in self.agents.values() if not a.record.owner_revoked})
 
     # ------------------------------------------------------------------ Inbound
 
@@ -385,6 +404,10 @@ class Service:
                 self.component.probe(contact.local, user)
         if not self._announced_restart:
             self._announced_restart = True
+            for owner, names in self._access_restored.items():
+                self._manager_say(owner, "Your access to agentchat is back. Your agents kept "
+                                         f"their state: {', '.join(names)}.")
+            self._access_restored.clear()
             for owner, names in self._restart_notices.items():
                 listed = ", ".join(f"{n} stopped" for n in names)
                 self._manager_say(owner, f"agentchat restarted: {listed}; send a message to "

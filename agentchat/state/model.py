@@ -45,6 +45,9 @@ class AgentRecord:
     cost_usd: float = 0.0
     started_once: bool = False  # the CLI session exists on disk: resume it instead of creating it
     rules: list[RuleRecord] = attrs.field(factory=list)
+    # the owner was not in access.allowedJids at the last start: the agent kept its state but
+    # answers nobody; when the owner is allowed again they are told it is back
+    owner_revoked: bool = False
 
 
 @attrs.define

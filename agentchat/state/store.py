@@ -59,6 +59,14 @@ def _decode(path: Path) -> ServiceState:
         raise StateError(f"{path}: invalid content: {detail}") from None
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def encode(state: ServiceState) -> str:
     return json.dumps(_converter.unstructure(state), indent=1, ensure_ascii=False)
 
@@ -67,7 +75,9 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.backup = path.with_name(path.name + ".bak")
-        self._primary_good = False  # we read or wrote state.json ourselves: no need to re-check
+        # (inode, size, mtime) of state.json as we last read or wrote it: while unchanged it is
+        # known to parse; anything else is parsed before it may become the backup
+        self._known: tuple[int, int, int] | None = None
 
     def load(self) -> LoadResult:
         """The newest readable state; a missing file is a fresh start, not an error."""
@@ -76,7 +86,7 @@ class StateStore:
         try:
             if self.path.exists():
                 result = LoadResult(_decode(self.path))
-                self._primary_good = True
+                self._known = _identity(self.path)
                 return result
             primary_error = f"{self.path}: missing"
         except StateError as exc:
@@ -112,10 +122,11 @@ class StateStore:
             os.fsync(fd)
         finally:
             os.close(fd)
-        if self.path.exists() and (self._primary_good or self._decodes(self.path)):
-            os.replace(self.path, self.backup)  # only a good version may become the backup
+        current = _identity(self.path)
+        if current is not None and (current == self._known or self._decodes(self.path)):
+            os.replace(self.path, self.backup)  # only a version that parses becomes the backup
         os.replace(tmp, self.path)
-        self._primary_good = True
+        self._known = _identity(self.path)
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

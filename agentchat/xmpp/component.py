@@ -27,7 +27,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from agentchat.chat.port import ChatState, Show
 from agentchat.chat.textpolicy import for_log, scrub
-from agentchat.xmpp.directory import Contact, Directory, Inbound, PresenceInfo
+from agentchat.xmpp.directory import Contact, Directory, Inbound, PresenceInfo, refusal
 from agentchat.xmpp.entity import EntityFeatures
 
 log = logging.getLogger(__name__)
@@ -425,16 +425,10 @@ class AgentComponent(slixmpp.ComponentXMPP):
             log.debug("ignoring %s message from %s", mtype, msg["from"])
             return
         contact, sender = self._resolve(msg)
-        if contact is None:
-            self._error_reply(msg, "cancel", "item-not-found",
-                              f"There is no agent called {msg['to'].local or msg['to']}.")
-            return
-        if not self.directory.allowed(contact, sender):
-            log.warning("refused message from %s to %s", sender, contact.local or "(domain)")
-            self._error_reply(msg, "auth", "forbidden",
-                              "You are not allowed to use this service."
-                              if contact.kind == "manager" else
-                              "This agent only talks to its owner.")
+        if contact is None or not self.directory.allowed(contact, sender):
+            log.info("refused a message from %s to %s", for_log(sender, 80),
+                     for_log(msg["to"], 80))
+            self._error_reply(msg, *refusal(contact, str(msg["to"].local or msg["to"])))
             return
         received = msg.xml.find("{urn:xmpp:receipts}received")
         if received is not None and received.get("id"):
@@ -494,8 +488,9 @@ class AgentComponent(slixmpp.ComponentXMPP):
                                            ptype="unsubscribed" if ptype == "subscribe"
                                            else "error")
                 if ptype == "probe":
-                    reply["error"]["type"] = "auth" if contact else "cancel"
-                    reply["error"]["condition"] = "forbidden" if contact else "item-not-found"
+                    etype, condition, _text = refusal(contact, str(pres["to"].local))
+                    reply["error"]["type"] = etype
+                    reply["error"]["condition"] = condition
                 self._emit(reply)
             return
         if ptype == "subscribe":

@@ -26,6 +26,17 @@ class Contact:
     description: str = ""
 
 
+def refusal(contact: Contact | None, local: str) -> tuple[str, str, str]:
+    """(error type, condition, text) for a sender who may not reach ``local``.
+
+    Agents: one answer whether the agent exists or belongs to someone else, so nobody can
+    probe for agent names. The manager exists for everyone: not allowed means forbidden.
+    """
+    if contact is not None and contact.kind == "manager":
+        return "auth", "forbidden", "You are not allowed to use this service."
+    return "cancel", "item-not-found", f"There is no agent called {local[:64]}."
+
+
 class Directory(Protocol):
     def lookup(self, local: str) -> Contact | None:
         """The contact at ``local@component`` (``""`` is the bare domain), or None."""

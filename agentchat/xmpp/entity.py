@@ -2,7 +2,8 @@
 
 Kept out of component.py (the transport) so the IQ protocols live together: the component creates
 one ``EntityFeatures``, which registers its IQ handlers and answers for every JID under the
-domain. Access follows the message rules: unknown JID → item-not-found, not allowed → forbidden.
+domain. Access follows the message rules (directory.refusal): an agent that does not exist and
+one the sender may not use look the same (item-not-found); the manager refuses with forbidden.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from agentchat.xmpp.adhoc import AdHocCommands, CommandError
 from agentchat.xmpp.caps import COMMANDS_NS, DiscoInfo, caps_element, caps_node, info_for
-from agentchat.xmpp.directory import Contact, Directory
+from agentchat.xmpp.directory import Contact, Directory, refusal
 from agentchat.xmpp.forms import XDATA_NS
 from agentchat.xmpp.vcard import VCARD_NS, vcard_element
 
@@ -69,8 +70,8 @@ class EntityFeatures:
 
     async def disco_info(self, jid: Any, node: Any, ifrom: Any, data: Any) -> Any:
         contact = self._contact(jid)
-        if contact is None:
-            raise XMPPError("item-not-found")
+        if contact is None or (contact.kind == "agent" and not self._allowed(contact, ifrom)):
+            raise XMPPError("item-not-found", text=refusal(None, str(jid.local))[2])
         result = self._xmpp.plugin["xep_0030"].stanza.DiscoInfo()
         info = self.info(contact)
         if not node or node == caps_node(info):
@@ -114,13 +115,8 @@ class EntityFeatures:
         if str(to.domain).lower() == self._xmpp.domain:
             contact = self._directory.lookup(str(to.local).lower())
         sender = str(iq["from"].bare).lower()
-        if contact is None:
-            self._error(iq, "cancel", "item-not-found", "There is no such contact here.")
-            return None
-        if not self._directory.allowed(contact, sender):
-            self._error(iq, "auth", "forbidden",
-                        "You are not allowed to use this service." if contact.kind == "manager"
-                        else "This agent only talks to its owner.")
+        if contact is None or not self._directory.allowed(contact, sender):
+            self._error(iq, *refusal(contact, str(to.local)))
             return None
         return contact, sender
 

@@ -145,9 +145,8 @@ async def test_stranger_refused_and_agent_deaf_to_non_owner(
 
     other = await connect_client(make_user())
     other.send(agent, "do something for me")
-    error = await other.next_error(agent, "forbidden")
-    assert error["error"]["type"] == "auth"
-    assert "only talks to its owner" in error["error"]["text"]
+    error = await other.next_error(agent, "item-not-found")  # as if it did not exist
+    assert error["error"]["text"] == f"There is no agent called {agent.split('@')[0]}."
     # the owner still gets answers, and nothing the other user sent reached the agent
     owner.send(agent, "still there?")
     await reply(owner, agent, "echo: still there?")

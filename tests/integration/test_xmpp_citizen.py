@@ -267,7 +267,8 @@ async def test_vcards_for_agent_and_manager_and_refusals(
     assert manager.findtext(f"{VCARD}FN") == "agentchat manager"
     assert "agents" in (manager.findtext(f"{VCARD}DESC") or "")
 
-    assert error_of(await vcard(stranger, agent))[0] == "forbidden"
+    # someone else's agent and no agent at all look the same: names cannot be probed
+    assert error_of(await vcard(stranger, agent))[0] == "item-not-found"
     assert error_of(await vcard(owner, "nobody-here@agents.example.com"))[0] == "item-not-found"
 
 
@@ -370,7 +371,7 @@ async def test_agent_ad_hoc_commands_and_approvals(
     assert all(jid == agent for jid, _node, _name in command_items(items))
     assert command_items(await disco(stranger, agent, DISCO_ITEMS, CMD_NS)) == []
     for node in ("status", "approvals", "quit"):
-        assert error_of(await command(stranger, agent, node))[0] == "forbidden"
+        assert error_of(await command(stranger, agent, node))[0] == "item-not-found"
     assert error_of(await command(owner, "nobody-here@agents.example.com", "status"))[0] == \
         "item-not-found"
 

@@ -97,3 +97,18 @@ def test_a_corrupt_primary_never_becomes_the_backup(tmp_path: Path) -> None:
     StateStore(tmp_path / "state.json").save(ServiceState(agents=[_record("x-y")]))
     backup = json.loads((tmp_path / "state.json.bak").read_text())
     assert [a["name"] for a in backup["agents"]] == ["a-b"]
+
+
+def test_a_primary_corrupted_behind_the_running_store_never_becomes_the_backup(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(tmp_path / "state.json")
+    store.save(ServiceState(agents=[_record("a-b")]))
+    store.save(ServiceState(agents=[_record("c-d")]))
+    (tmp_path / "state.json").write_text('{"version": 1, "agents": [')  # e.g. a bad edit
+    store.save(ServiceState(agents=[_record("x-y")]))
+    backup = json.loads((tmp_path / "state.json.bak").read_text())
+    assert [a["name"] for a in backup["agents"]] == ["a-b"]
+    store.save(ServiceState(agents=[_record("z-z")]))  # our own good file rotates again
+    backup = json.loads((tmp_path / "state.json.bak").read_text())
+    assert [a["name"] for a in backup["agents"]] == ["x-y"]
