@@ -10,7 +10,7 @@ class WorkspaceError(Exception):
 
 
 def list_repos(base: Path) -> list[str]:
-    """Directory names directly under ``base`` (hidden ones and escaping symlinks left out)."""
+    """Directory names directly under ``base`` (hidden, undecodable and escaping ones left out)."""
     base = base.resolve()
     names = []
     try:
@@ -18,7 +18,7 @@ def list_repos(base: Path) -> list[str]:
     except OSError as exc:
         raise WorkspaceError(f"cannot list {base}: {exc.strerror or exc}") from None
     for entry in entries:
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or not _decodable(entry.name):
             continue
         try:
             if entry.is_dir() and entry.resolve().is_relative_to(base):
@@ -28,10 +28,19 @@ def list_repos(base: Path) -> list[str]:
     return sorted(names, key=str.lower)
 
 
+def _decodable(name: str) -> bool:
+    """A name that is not valid UTF-8 (lone surrogates here) can be neither shown nor stored."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def resolve_repo(base: Path, name: str) -> Path:
     """The absolute directory of repository ``name``; refuses anything outside ``base``."""
     base = base.resolve()
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+    if not name or name in (".", "..") or "/" in name or "\x00" in name:
         raise WorkspaceError(f"'{name}' is not a repository name")
     path = (base / name).resolve()
     if not path.is_relative_to(base) or path == base:

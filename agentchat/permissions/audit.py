@@ -37,7 +37,8 @@ class AuditLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # 0600: tool inputs and JIDs are nobody else's business (an older 0644 log too)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            # a lone surrogate (JSON "\ud800" from a caller) is written as that JSON escape
+            with os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace") as fh:
                 if not self._private:
                     os.fchmod(fd, 0o600)
                     self._private = True

@@ -118,7 +118,7 @@ class StateStore:
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, text.encode("utf-8"))
+            os.write(fd, text.encode("utf-8", "backslashreplace"))  # lone surrogate: \udXXX
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -7,17 +7,24 @@ service still answers its owner afterwards. Seeded, so a failure can be replayed
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import random
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agentchat.agents.events import AssistantText, PartialText, ToolCall, TurnFinished
+from agentchat.chat.textpolicy import scrub
+from agentchat.permissions.mcp_app import SECRET_HEADER
 from agentchat.prosody.embedded import EmbeddedProsody
 from tests.support import scripted_api as sa
-from tests.support.chat_flows import MANAGER, create_agent, reactions, reply
-from tests.support.service_harness import running_service
+from tests.support.chat_flows import CREATED, MANAGER, create_agent, reactions, reply
+from tests.support.fakes import FakeAdapter
+from tests.support.service_harness import fake_cli_service, make_workspace, running_service
 from tests.support.xmpp_client import ChatClient, ClientPool
 
 pytestmark = [pytest.mark.usefixtures("component_free"), pytest.mark.timeout(300)]
@@ -182,3 +189,149 @@ async def test_fuzz_owner_and_stranger(
     assert sum(sent.values()) >= 3000
     print(f"fuzz: sent {sent}, total {sum(sent.values())}, "
           f"warnings logged {sum(r.levelno == logging.WARNING for r in caplog.records)}")
+
+
+# ---------------------------------------------------------------------- agent output
+
+ANSI = ["\x1b[31m", "\x1b[0m", "\x1b[2J", "\x1b]0;title\x07", "\x1b]8;;http://x\x1b\\", "\x1b(B",
+        "\x1bM", "\x9b1m", "\x1b[", "\x1b"]
+TRICKY = ["<", ">", "&", "&amp;", "]]>", "'", '"', "\n", "\r\n", "```", "🔐 Permission #0000",
+          "\nReply: yes / no / always", "\u202e", "\u2066", "\u200b", "\ufeff", "🧑‍💻"]
+
+
+def random_code_point(rng: random.Random) -> str:
+    """Any code point, weighted towards the ones XML, terminals and bidi care about."""
+    roll = rng.random()
+    if roll < 0.25:
+        return chr(rng.choice([rng.randint(0, 0x1f), rng.randint(0x7f, 0x9f)]))
+    if roll < 0.3:
+        return chr(rng.randint(0xd800, 0xdfff))  # lone surrogates (JSON "\ud800" gives them)
+    if roll < 0.35:
+        return chr(rng.choice([0xfffe, 0xffff, 0xfdd0, 0x1fffe, 0x10ffff, 0xfffd]))
+    if roll < 0.4:
+        return chr(rng.choice([0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2069,
+                               0x200e, 0x200f, 0x061c]))
+    return chr(rng.randint(0, 0x10ffff))
+
+
+def random_text(rng: random.Random, longest: int = 200) -> str:
+    parts: list[str] = []
+    for _ in range(rng.randint(0, longest)):
+        roll = rng.random()
+        parts.append(rng.choice(ANSI) if roll < 0.05 else rng.choice(TRICKY) if roll < 0.1
+                     else random_code_point(rng) if roll < 0.7 else chr(rng.randint(0x20, 0x7e)))
+    return "".join(parts)
+
+
+def random_dir_name(rng: random.Random) -> bytes:
+    """A directory name as the file system allows it: any bytes but '/' and NUL."""
+    while True:
+        if rng.random() < 0.5:
+            raw = bytes(rng.choice([b for b in range(1, 256) if b != 0x2F])
+                        for _ in range(rng.randint(1, 40)))
+        else:
+            raw = random_text(rng, 30).encode("utf-8", "ignore")
+            raw = raw.replace(b"/", b"").replace(b"\x00", b"")[:200]
+        if raw and not raw.startswith(b".") and raw.strip():
+            return raw
+
+
+def random_tool(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    name = rng.choice(["Write", "Edit", "Bash", "Read", "Grep", "WebFetch", "MultiEdit",
+                       "AskUserQuestion", "mcp__x__" + random_text(rng, 10), random_text(rng, 20)])
+    keys = ["file_path", "content", "command", "description", "old_string", "new_string",
+            "pattern", "url", "prompt", random_text(rng, 5)]
+    tool_input: dict[str, Any] = {k: random_text(rng) for k in rng.sample(keys, rng.randint(0, 5))}
+    if name == "AskUserQuestion":
+        tool_input["questions"] = [{"question": random_text(rng, 40), "header": random_text(rng, 9),
+                                    "options": [{"label": random_text(rng, 10),
+                                                 "description": random_text(rng, 30)}]}]
+    return name, tool_input
+
+
+async def test_fuzz_agent_output_and_repository_names(
+    prosody: EmbeddedProsody, tmp_path: Path, make_user, connect_client: ClientPool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Random text in every place an agent or a directory name reaches a stanza: answers
+    (streamed and final), tool lines, permission prompts, turn errors, repository names in
+    listings, presence and vCards. Prosody must never close the stream."""
+    caplog.set_level(logging.WARNING)
+    rng = random.Random(20261130)
+    base = make_workspace(tmp_path)
+    names = {random_dir_name(rng) for _ in range(40)}
+    for raw in names:
+        os.mkdir(os.path.join(os.fsencode(base), raw))
+    async with fake_cli_service(prosody, tmp_path, {"AGENTS_MAX_CONCURRENT": "5"}) as svc:
+        owner = await connect_client(make_user())
+        owner.send(MANAGER, "repos")
+        await owner.expect(MANAGER, "Repositories under")
+        repos = svc.repos()
+        decodable = [n for n in names if _utf8(n)]
+        assert len(repos) == len(decodable) + 2 and len(decodable) >= 15
+        agents: list[tuple[str, FakeAdapter]] = []
+        odd = [i for i, repo in enumerate(repos, 1) if repo not in ("my-project", "another-repo")]
+        for choice in rng.sample(odd, 3):
+            owner.send(MANAGER, "new")
+            await owner.expect(MANAGER, "What type of agent?")
+            owner.send(MANAGER, "1")
+            await owner.expect_eventually(MANAGER, "Available repos: [1] ")
+            owner.send(MANAGER, str(choice))
+            await owner.expect_eventually(MANAGER, "What's the initial task")
+            # what a user sends must be XML itself (else Prosody closes *their* stream)
+            owner.send(MANAGER, scrub(random_text(rng, 50)) + " task")
+            created = await owner.expect_eventually(MANAGER, CREATED)
+            match = CREATED.match(created[-1]["body"])
+            assert match is not None
+            agents.append((f"{match.group(1)}@agents.example.com", FakeAdapter.instances[-1]))
+            owner.send(f"{match.group(1)}@agents.example.com", "status")  # repo name, task
+        emitted = prompts = 0
+        requests: list[asyncio.Future[Any]] = []
+        for _ in range(600):
+            agent, adapter = rng.choice(agents)
+            roll = rng.random()
+            if roll < 0.3:
+                adapter.emit(PartialText(random_text(rng)))
+            elif roll < 0.55:
+                adapter.emit(AssistantText(random_text(rng, 400)))
+            elif roll < 0.8:
+                adapter.emit(ToolCall("t", *random_tool(rng)))
+            elif roll < 0.9:
+                adapter.emit(TurnFinished("error_during_execution", rng.random() < 0.5,
+                                          random_text(rng)))
+            else:
+                requests.append(asyncio.ensure_future(svc.broker.request(
+                    agent_secret(adapter), *random_tool(rng))))
+                prompts += 1
+            emitted += 1
+        for agent, adapter in agents:
+            adapter.emit(AssistantText("fuzz output done"))
+            adapter.emit(TurnFinished("success", False))
+            await owner.expect_eventually(agent, "fuzz output done", timeout=120)
+            svc.broker.cancel_agent(agent.split("@")[0], "fuzz over")
+        await asyncio.gather(*requests)
+        other = await connect_client(make_user())
+        other.send(MANAGER, "help")
+        await other.expect(MANAGER, "Commands:")
+        assert svc.component.stream_errors == [], svc.component.stream_errors
+        assert svc.component.losses == 0, f"{svc.component.losses} reconnects"
+    records = [r for r in caplog.records if _from_the_service(r)]
+    errors = [(r.name, r.getMessage()) for r in records
+              if r.levelno >= logging.ERROR or r.exc_info]
+    assert not errors, errors[:5]
+    print(f"fuzz output: {emitted} agent events ({prompts} prompts), {len(names)} odd repos")
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def agent_secret(adapter: FakeAdapter) -> str:
+    """The agent's MCP secret, from the config file the service wrote for its process."""
+    assert adapter.spec.mcp_config_path is not None
+    config = json.loads(Path(adapter.spec.mcp_config_path).read_text())
+    return str(config["mcpServers"]["agentchat"]["headers"][SECRET_HEADER])

@@ -8,21 +8,18 @@ adapter makes streaming timing deterministic.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from agentchat.agents.events import AssistantText, PartialText, ToolCall, TurnFinished
-from agentchat.config.load import load_config
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
 from tests.support.chat_flows import CREATED, MANAGER, create_agent, reply, turn_ended, wait_prompt
 from tests.support.fakes import FakeAdapter
-from tests.support.service_harness import make_workspace, running_service, service_env
+from tests.support.service_harness import fake_cli_service, running_service
 from tests.support.xmpp_client import ChatClient, ClientPool, jid_matches
 
 CAPS = "{http://jabber.org/protocol/caps}c"
@@ -414,19 +411,6 @@ async def test_agent_ad_hoc_commands_and_approvals(
 
 
 # ---------------------------------------------------------------------- streaming
-
-
-@contextlib.asynccontextmanager
-async def fake_cli_service(prosody: EmbeddedProsody, tmp_path: Path) -> AsyncIterator[Service]:
-    """The service with in-memory agents whose events the test emits (exact timing)."""
-    env = service_env(prosody, tmp_path / "home", make_workspace(tmp_path))
-    svc = Service(load_config(None, env).config, adapter_factory=FakeAdapter)
-    svc.load_state()
-    await svc.start()
-    try:
-        yield svc
-    finally:
-        await svc.stop()
 
 
 async def test_streaming_corrects_the_first_message_at_most_once_a_second(

@@ -15,6 +15,7 @@ from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.prosody.ports import free_port
 from agentchat.service import Service
 from tests.support.claude_env import claude_env, claude_path
+from tests.support.fakes import FakeAdapter
 from tests.support.scripted_api import ScriptedAnthropic
 
 REPOS = ("my-project", "another-repo")
@@ -65,6 +66,22 @@ async def running_service(
         yield service
     finally:
         await service.stop()
+
+
+@contextlib.asynccontextmanager
+async def fake_cli_service(
+    prosody: EmbeddedProsody, tmp_path: Path, env_overrides: Mapping[str, str] | None = None,
+) -> AsyncIterator[Service]:
+    """The service with in-memory agents whose events the test emits (exact timing)."""
+    env = service_env(prosody, tmp_path / "home", make_workspace(tmp_path),
+                      **dict(env_overrides or {}))
+    svc = Service(load_config(None, env).config, adapter_factory=FakeAdapter)
+    svc.load_state()
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
 
 
 class ServiceProcess:
