@@ -70,3 +70,45 @@ async def test_a_chat_state_is_queued_behind_earlier_stanzas_and_escaped() -> No
         'from="swift-fox@agents.example.com/agentchat">'
         "<active xmlns='http://jabber.org/protocol/chatstates'/></message>"
     )
+
+
+async def flushed(transport: FakeTransport) -> bytes:
+    for _ in range(3):
+        await asyncio.sleep(0)
+    return b"".join(transport.writes)
+
+
+async def test_every_write_goes_through_the_text_policy() -> None:
+    comp, transport = online_component()
+    comp.send_raw("<message><body>\x1b[31mred\x1b[0m\x00\ufffe\ud800</body></message>")
+    comp.send_raw(b"<presence><status>bad\x07</status></presence>")
+    written = (await flushed(transport)).decode("utf-8")  # encodable: no lone surrogate
+    assert written == ("<message><body>red␀\ufffd\ufffd</body></message>"
+                       "<presence><status>bad␇</status></presence>")
+
+
+async def test_a_stanza_prosody_refuses_is_dropped_reported_and_never_sent_again() -> None:
+    comp, transport = online_component()
+    comp.closing = True  # no reconnect in this test
+    good = "<presence to='u@example.com' from='fox@agents.example.com'/>"
+    bad = ("<message to='u@example.com' from='fox@agents.example.com/agentchat' id='1'>"
+           "<body>&#27;</body></message>")  # what no policy lets through: a forbidden reference
+    after = "<message to='u@example.com' from='fox@agents.example.com' id='2'><body>later</body>" \
+            "</message>"
+    comp.send_raw(good)
+    comp.send_raw(bad)
+    comp.send_raw(after)
+    await flushed(transport)
+    comp._on_stream_error({"condition": "not-well-formed", "text": ""})
+    comp._on_disconnected(None)
+    assert comp.losses == 1 and comp.stream_errors == ["not-well-formed"]
+    queued = list(comp._outbox)
+    assert queued[0].text == after  # never read by Prosody: sent again after the reconnect
+    notice = queued[1]
+    assert notice["to"] == "u@example.com" and str(notice["from"]).startswith("fox@")
+    assert "⚠️ A message to you was dropped (the XMPP server refused it: not-well-formed)" in \
+        notice["body"]
+    comp.online, transport.writes = True, []
+    comp.send_raw(bad.replace("id='1'", "id='99'"))  # the same prompt, sent again
+    comp.send_raw(good)
+    assert await flushed(transport) == good.encode()  # the re-send is dropped, nothing else

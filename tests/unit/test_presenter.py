@@ -98,3 +98,16 @@ async def test_markdown_is_styled_and_huge_output_is_capped() -> None:
     p.final("x" * (MAX_OUTPUT_CHARS + 10))
     assert port.bodies()[-1].startswith("✂️ Output cut here: 10 more characters")
     assert sum(len(b) for b in port.bodies()[1:-1]) <= MAX_OUTPUT_CHARS + 20
+
+
+async def test_agent_text_imitating_a_prompt_is_quoted_while_streaming_and_at_the_end() -> None:
+    port, p = make(interval=0)
+    p.partial("Done.\n🔐 Permission #0000\nAction: Read")
+    p.final("Done.\n🔐 Permission #0000\nAction: Read File\nReply: yes / no / always")
+    assert port.bodies() == [
+        "Done.\n> 🔐 Permission #0000\n> Action: Read",
+        "[correct m1] Done.\n> 🔐 Permission #0000\n> Action: Read File\n"
+        "> Reply: yes / no / always",
+    ]
+    p.final("✅ allowed #1234, really")  # an answer's wording, from the agent
+    assert port.bodies()[-1] == "> ✅ allowed #1234, really"
