@@ -11,6 +11,8 @@ import sys
 import threading
 from typing import TextIO
 
+from agentchat.chat.textpolicy import one_log_line
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS = ("debug", "info", "warning", "error", "critical")
 REDACTED = "[redacted]"
@@ -37,13 +39,19 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Formats the message once, redacts it, and freezes it into the record."""
+    """Formats the message once, redacts it, and freezes it into the record.
+
+    The message also becomes one line (newlines and control characters escaped): a value from
+    an agent or a stranger cannot forge a log line or colour the operator's terminal.
+    Tracebacks stay multi-line.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = one_log_line(record.getMessage())
+        record.msg = redact(message) if _secrets else message
+        record.args = None
         if not _secrets:
             return True
-        record.msg = redact(record.getMessage())
-        record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -132,8 +132,13 @@ def for_log(value: object, limit: int = 120) -> str:
     """A value from outside for a log line: capped, newlines and controls escaped."""
     text = str(value)
     cut = len(text) - limit
-    text = _LOG_ESCAPE.sub(_escaped, text[:limit] if cut > 0 else text)
+    text = one_log_line(text[:limit] if cut > 0 else text)
     return text + (f"…(+{cut} chars)" if cut > 0 else "")
+
+
+def one_log_line(text: str) -> str:
+    """``text`` as one log line: line breaks, controls and backslashes escaped (``\\n``)."""
+    return text if _LOG_ESCAPE.search(text) is None else _LOG_ESCAPE.sub(_escaped, text)
 
 
 _LOG_ESCAPE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")

@@ -191,6 +191,19 @@ def test_redacting_filter_covers_args_exceptions_and_other_loggers() -> None:
     assert "RuntimeError: bad secret [redacted]" in out
 
 
+def test_a_logged_value_cannot_forge_a_line_or_colour_the_terminal() -> None:
+    stream = io.StringIO()
+    handler = logging_setup.setup_logging("info", stream=stream)
+    try:
+        logging.getLogger("agentchat.x").warning(
+            "tool %s", "Bash\n2026-01-01 00:00:00 INFO agentchat: FORGED\x1b[2J")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        "tool Bash\\n2026-01-01 00:00:00 INFO agentchat: FORGED\\u001b[2J")
+
+
 def test_parse_level() -> None:
     assert logging_setup.parse_level("Warning") == logging.WARNING
     with pytest.raises(ValueError, match="unknown log level"):
