@@ -20,6 +20,7 @@ from agentchat.agents.pool import ProcessPool
 from agentchat.agents.presenter import Presenter, PresenterPort
 from agentchat.agents.runtime import AdapterFactory, Agent
 from agentchat.chat.format import split_message
+from agentchat.chat.textpolicy import one_line
 from agentchat.config.model import Config
 from agentchat.files.chat import FileChat
 from agentchat.files.transfer import FileTransfers
@@ -319,7 +320,8 @@ class Service:
             return None
         record = agent.record
         return Contact(local=local, kind="agent", nick=local,
-                       description=f"{record.agent_type} in {record.repo}: {record.task}")
+                       description=f"{record.agent_type} in {one_line(record.repo)}: "
+                                   f"{record.task}")
 
     def allowed(self, contact: Contact, sender_bare: str) -> bool:
         if contact.kind == "manager":

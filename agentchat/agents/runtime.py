@@ -28,6 +28,7 @@ from agentchat.agents.pool import PoolFull, ProcessPool
 from agentchat.agents.presenter import Presenter
 from agentchat.chat.format import code_block, format_duration, tool_line
 from agentchat.chat.port import ChatPort
+from agentchat.chat.textpolicy import guard_agent_text, one_line
 from agentchat.permissions.model import PermissionRequest
 from agentchat.state.model import AgentRecord, AgentStatus
 
@@ -319,7 +320,7 @@ class Agent:
             self._interrupted = False
             self.say("⏹ Interrupted. I'm ready for your next message.")
         elif event.is_error:
-            detail = event.result.strip() or event.subtype
+            detail = guard_agent_text(event.result.strip()) or one_line(event.subtype)
             self.say(f"⚠️ The turn ended with an error: {detail}")
         self.busy = False
         self._cancel_silence()
@@ -350,7 +351,7 @@ class Agent:
             self._gate.cancel_agent(self.name, "the agent process stopped")
         if not event.expected and not self._stopping:
             self.record.status = AgentStatus.CRASHED
-            tail = event.stderr_tail.strip()[-800:]
+            tail = guard_agent_text(event.stderr_tail.strip()[-800:])
             msg = f"💥 The agent process exited unexpectedly (exit code {event.returncode})."
             if tail:
                 msg += f"\nLast error output:\n{code_block(tail)}"
@@ -465,7 +466,7 @@ class Agent:
         if self.busy:
             return True, "dnd", "working…"
         if status is AgentStatus.RUNNING:
-            return True, None, f"ready · {self.record.repo}"
+            return True, None, f"ready · {one_line(self.record.repo)}"
         if status is AgentStatus.IDLE:
             return True, "xa", "idle – send a message to resume"
         if status is AgentStatus.CRASHED:
@@ -518,7 +519,7 @@ class Agent:
         )
         lines = [
             f"{r.name}: {state}",
-            f"Repository: {r.repo} ({r.cwd})",
+            f"Repository: {one_line(r.repo)} ({one_line(r.cwd)})",
             f"Task: {r.task}",
             f"Uptime: {uptime} · created {format_duration(time.time() - r.created)} ago",
             f"Turns: {r.turns} · cost so far: ${r.cost_usd:.4f}",

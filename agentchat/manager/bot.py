@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from agentchat.chat.textpolicy import one_line
 from agentchat.manager import commands as c
 from agentchat.manager.flow import CreateRequest, CreationFlow, advance, type_question
 
@@ -141,7 +142,7 @@ class ManagerBot:
         repos = self._host.repos()
         if not repos:
             return f"No repositories under {self._host.base_path}."
-        numbered = "\n".join(f"[{i}] {name}" for i, name in enumerate(repos, 1))
+        numbered = "\n".join(f"[{i}] {one_line(name)}" for i, name in enumerate(repos, 1))
         return f"Repositories under {self._host.base_path}:\n{numbered}"
 
     def status_text(self, user: str, name: str | None) -> str:

@@ -6,6 +6,8 @@ from typing import Literal
 
 import attrs
 
+from agentchat.chat.textpolicy import one_line
+
 AGENT_TYPES: tuple[tuple[str, str], ...] = (("claude-code", "Claude Code"),)
 
 Step = Literal["type", "repo", "task"]
@@ -34,7 +36,7 @@ class FlowReply:
 
 
 def _numbered(items: list[str]) -> str:
-    return " ".join(f"[{i}] {item}" for i, item in enumerate(items, 1))
+    return " ".join(f"[{i}] {one_line(item)}" for i, item in enumerate(items, 1))
 
 
 def type_question() -> str:

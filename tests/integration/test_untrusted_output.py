@@ -104,11 +104,12 @@ async def test_control_characters_in_a_repository_name(
         client = await connect_client(make_user())
         client.send(MANAGER, "repos")
         listing = await client.expect(MANAGER, "Repositories under")
-        assert "[1] another-repo\n[2] evil-repo\ufffd␇\n[3] my-project" in listing["body"]
+        assert "[1] another-repo\n[2] evil␛[31m-repo\ufffd␇\n[3] my-project" in listing["body"]
         client.send(MANAGER, "new")
         await client.expect(MANAGER, "What type of agent?")
         client.send(MANAGER, "1")
-        await client.expect(MANAGER, "Available repos: [1] another-repo [2] evil-repo\ufffd␇ [3]")
+        await client.expect(MANAGER,
+                            "Available repos: [1] another-repo [2] evil␛[31m-repo\ufffd␇ [3]")
         client.send(MANAGER, "2")
         await client.expect(MANAGER, "What's the initial task")
         client.send(MANAGER, "hello from the evil repo")
@@ -116,10 +117,10 @@ async def test_control_characters_in_a_repository_name(
         agent = CREATED.match(created["body"]).group(1) + "@agents.example.com"  # type: ignore[union-attr]
         await reply(client, agent, "echo: hello from the evil repo")
         ready = await client.next_presence(agent, None)
-        while ready["status"] != "ready · evil-repo\ufffd␇":
+        while ready["status"] != "ready · evil␛[31m-repo\ufffd␇":
             ready = await client.next_presence(agent, None)
         client.send(MANAGER, "status")
-        status = await client.expect(MANAGER, "Repository: evil-repo\ufffd␇ (")
+        status = await client.expect(MANAGER, "Repository: evil␛[31m-repo\ufffd␇ (")
         assert "\x1b" not in status["body"]
         await others_still_served(connect_client, make_user)
         assert_never_disconnected(svc)
