@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentchat.agents.runtime import Agent
+from agentchat.chat.textpolicy import one_line
 from agentchat.manager.bot import ManagerBot
 from agentchat.manager.flow import AGENT_TYPES, TASK_QUESTION, build_request
 from agentchat.permissions.model import PermissionRequest
@@ -85,8 +86,9 @@ class ServiceCommands:
 
     async def _manager_submit(self, user: str, node: str, values: dict[str, list[str]]) -> Step:
         if node == "new-agent":
-            request = build_request(single(values, "type"), single(values, "repo"),
-                                    multi_line(values, "task"), self._manager.repos())
+            repos = self._manager.repos()
+            request = build_request(single(values, "type"), _repo_of(single(values, "repo"), repos),
+                                    multi_line(values, "task"), repos)
             if isinstance(request, str):
                 return Ask(self._new_agent_form(), request, "error")
             reply = await self._manager.create(user, request)
@@ -109,7 +111,8 @@ class ServiceCommands:
                       options=tuple(Option(k, label) for k, label in AGENT_TYPES),
                       required=True),
                 Field("repo", "list-single", "Repository",
-                      options=tuple(Option(r, r) for r in repos), required=True),
+                      options=tuple(Option(_repo_value(i, r), one_line(r))
+                                    for i, r in enumerate(repos, 1)), required=True),
                 Field("task", "text-multi", "Task", desc=TASK_QUESTION, required=True),
             ),
         )
@@ -184,3 +187,18 @@ def _approvals_form(pending: list[PermissionRequest]) -> Form:
     return Form(title="Pending approvals",
                 instructions="Approve or deny each request; the agent continues at once.",
                 fields=tuple(fields))
+
+
+def _repo_value(index: int, repo: str) -> str:
+    """A form value that survives the round trip: a name with characters the text policy
+    changes (controls, line breaks) is sent as ``#<n>`` instead."""
+    return repo if one_line(repo) == repo and not repo.startswith("#") else f"#{index}"
+
+
+def _repo_of(value: str, repos: list[str]) -> str:
+    number = value[1:]
+    if value.startswith("#") and number.isascii() and number.isdigit():
+        index = int(number)
+        if 1 <= index <= len(repos) and _repo_value(index, repos[index - 1]) == value:
+            return repos[index - 1]
+    return value

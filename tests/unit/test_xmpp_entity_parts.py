@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from agentchat.xmpp.adhoc import AdHocCommands, Ask, CommandError, CommandInfo, Done, Step
+from agentchat.xmpp.adhoc_commands import _repo_of, _repo_value
 from agentchat.xmpp.caps import (
     CAPS_NODE,
     DiscoInfo,
@@ -168,3 +169,11 @@ async def test_cancel_unknown_node_and_missing_form() -> None:
     with pytest.raises(CommandError) as unknown:
         await adhoc.handle(CONTACT, "u@example.com", command("nope"))
     assert unknown.value.condition == "item-not-found"
+
+
+def test_repository_form_values_survive_names_the_text_policy_changes() -> None:
+    repos = ["#2", "evil\x1b[31m", "plain", "two\nlines"]
+    values = [_repo_value(i, r) for i, r in enumerate(repos, 1)]
+    assert values == ["#1", "#2", "plain", "#4"]
+    assert [_repo_of(v, repos) for v in values] == repos
+    assert _repo_of("#9", repos) == "#9" and _repo_of("#²", repos) == "#²"  # refused later
