@@ -12,6 +12,7 @@ from pathlib import Path
 from agentchat.agents.adapter import Image
 from agentchat.agents.attachments import Attachment
 from agentchat.agents.runtime import Agent
+from agentchat.chat.textpolicy import guard_agent_text, one_line
 from agentchat.files.media import human_size
 from agentchat.files.transfer import FileRefused, FileTransfers, SentFile
 from agentchat.permissions.mcp_app import FileToolError
@@ -43,8 +44,9 @@ class FileChat:
     async def _send(self, agent: Agent, path: str, caption: str = "") -> SentFile:
         """Upload a file of ``agent``'s tree as the agent and send its owner the link."""
         sent = await self.transfers.send(Path(agent.record.cwd), path, self._jid_of(agent.name))
-        note = f"📎 {sent.relative} ({human_size(sent.size)})"
-        agent.say(f"{note}\n{caption.strip()}" if caption.strip() else note)
+        note = f"📎 {one_line(sent.relative)} ({human_size(sent.size)})"
+        caption = guard_agent_text(caption.strip())  # the agent's words: cannot pose as a prompt
+        agent.say(f"{note}\n{caption}" if caption else note)
         agent.presenter.link(sent.url)
         return sent
 
