@@ -17,7 +17,7 @@ from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
 from tests.support.chat_flows import MANAGER, collect, create_agent, reply
-from tests.support.mcp_client import call_tool
+from tests.support.mcp_client import post_tool_call
 from tests.support.service_harness import running_service
 from tests.support.uploads import Bystander, download, oob_url, png, send_link, upload
 from tests.support.xmpp_client import ChatClient, ClientPool
@@ -166,7 +166,7 @@ async def test_send_file_needs_the_agents_secret(
     agent = await ready_agent(client)
     assert service.mcp is not None
     for headers in ({}, {SECRET_HEADER: "not-the-secret"}):
-        result = await call_tool(service.mcp.url + "/mcp", headers, "send_file",
-                                 {"path": "README.md"})
-        assert result.is_error and "unauthorized" in result.content[0].text
+        refused = await post_tool_call(service.mcp.url + "/mcp", headers, "send_file",
+                                       {"path": "README.md"})
+        assert refused.status_code == 401 and "unauthorized" in refused.text
     await client.expect_silence(agent, 0.5)  # nothing was uploaded or announced

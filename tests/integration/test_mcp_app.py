@@ -26,7 +26,7 @@ from agentchat.permissions.mcp_app import (
     write_mcp_config,
 )
 from agentchat.permissions.model import Decision, PermissionRequest
-from tests.support.mcp_client import call_permission, only_json
+from tests.support.mcp_client import call_permission, only_json, post_tool_call
 
 OWNER = "me@example.org"
 SECRET = "s3cret-fox"
@@ -128,18 +128,10 @@ async def test_question_answers_in_updated_input(
 async def test_wrong_or_missing_secret_denied(
     server: RunningServer, sink: AnsweringSink, headers: dict[str, str]
 ) -> None:
-    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-        response = await http.post(server.url + "/mcp", json=tool_call(WRITE_ARGS),
-                                   headers={"Accept": "application/json, text/event-stream"})
+    response = await post_tool_call(server.url + "/mcp", headers, "permission_prompt", WRITE_ARGS)
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "unauthorized"
     assert sink.prompts == []
-
-
-def tool_call(arguments: dict[str, object]) -> dict[str, object]:
-    """A JSON-RPC tools/call of the permission tool, as a caller without the CLI would send."""
-    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "permission_prompt", "arguments": arguments}}
 
 
 async def test_strangers_are_refused_before_anything_they_send_is_logged_or_audited(
@@ -153,11 +145,11 @@ async def test_strangers_are_refused_before_anything_they_send_is_logged_or_audi
     forged = {"tool_name": "Bash\n2026-01-01 INFO agentchat: FORGED", "tool_use_id": "t",
               "input": {"command": "FORGED" + "x" * 200_000}}
     try:
+        for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: "wrong"}):
+            response = await post_tool_call(running.url + "/mcp", headers, "permission_prompt",
+                                            forged)
+            assert response.status_code == 401
         async with httpx2.AsyncClient(timeout=30) as http:
-            for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: "wrong"}):
-                response = await http.post(running.url + "/mcp", json=tool_call(forged),
-                                           headers=headers)
-                assert response.status_code == 401
             big = await http.post(running.url + "/mcp", headers={SECRET_HEADER: SECRET},
                                   content=b"{" + b" " * 2_000_000 + b"}")
             assert big.status_code == 413

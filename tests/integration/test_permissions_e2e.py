@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 
 from agentchat.permissions.audit import read_audit
@@ -17,6 +16,7 @@ from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
 from tests.support.chat_flows import create_agent, reactions, reply, wait_prompt
+from tests.support.mcp_client import post_tool_call
 from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ChatClient, ClientPool
 
@@ -173,14 +173,11 @@ async def test_wrong_or_missing_secret_cannot_answer_or_see_anything(
     agent, pid, prompt = await asking_to_write(api, client, target, "write guarded")
     assert service.mcp is not None
     url = service.mcp.url + "/mcp"
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": "permission_prompt",
-        "arguments": {"tool_name": "Bash", "input": {"command": "id"}, "tool_use_id": "x"}}}
-    async with httpx2.AsyncClient(timeout=30) as http:
-        for headers in ({}, {SECRET_HEADER: "not-the-secret"}):
-            denied = await http.post(url, json=call, headers=headers)
-            assert denied.status_code == 401
-            assert pid not in denied.text and "guarded" not in denied.text
+    args = {"tool_name": "Bash", "input": {"command": "id"}, "tool_use_id": "x"}
+    for headers in ({}, {SECRET_HEADER: "not-the-secret"}):
+        denied = await post_tool_call(url, headers, "permission_prompt", args)
+        assert denied.status_code == 401
+        assert pid not in denied.text and "guarded" not in denied.text
     # no prompt reached the owner for the rogue calls; the real one is still pending and works
     client.send(agent, "yes")
     await client.expect(agent, f"✅ allowed #{pid}")

@@ -34,6 +34,17 @@ async def call_tool(url: str, headers: dict[str, str], name: str,
         return await client.call_tool(name, arguments)
 
 
+async def post_tool_call(url: str, headers: dict[str, str], name: str,
+                         arguments: dict[str, Any]) -> httpx2.Response:
+    """One JSON-RPC ``tools/call`` POST, as a caller without the CLI (or its secret) sends it;
+    the raw HTTP answer, since an unauthenticated call never reaches MCP."""
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": name, "arguments": arguments}}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        return await http.post(url, json=call, headers={
+            "Accept": "application/json, text/event-stream", **headers})
+
+
 def only_json(result: Any) -> dict[str, Any]:
     assert len(result.content) == 1
     block = result.content[0]
