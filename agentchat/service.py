@@ -85,7 +85,8 @@ class Service:
         self.component.entity.commands = AdHocCommands(ServiceCommands(self.manager, self.agents))
         # prompts go through each agent's presenter: never in the middle of a streamed answer
         self.sink = ChatPermissionSink(PresenterPort(self.component, self._presenter_of),
-                                       self._refresh_agent, self._plan_text)
+                                       self._refresh_agent, self._plan_text,
+                                       remind_after=config.mcp.permission_reminder_s)
         self.broker = PermissionBroker(
             self.sink,
             permission_timeout_s=config.mcp.permission_timeout_s,
@@ -334,7 +335,7 @@ class Service:
         if contact.kind == "manager":
             running = self.pool.live
             return PresenceInfo(True, None, f"{running} agent{'s' if running != 1 else ''} "
-                                            "running · send 'help'")
+                                            "running · send help")
         agent = self.agents[contact.local]
         available, show, status = agent.presence()
         return PresenceInfo(available, show, status)
@@ -393,8 +394,12 @@ class Service:
         for emoji in emojis:
             reply = self.broker.answer_by_reaction(contact.local, request_id, emoji, sender_bare)
             if reply is not None:
-                agent.say(reply)
+                await agent.acknowledge(reply)
                 return
+
+    def on_displayed(self, contact: Contact, sender_bare: str, msg_id: str) -> None:
+        if contact.kind == "agent":
+            self.sink.displayed(contact.local, msg_id)
 
     async def on_connected(self) -> None:
         if self._connected_once:

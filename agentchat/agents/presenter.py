@@ -6,6 +6,13 @@ a stream is open nothing else goes out: other messages and corrections wait and 
 text; only a message that must go out now (a permission prompt, whose id we need at once) ends
 the stream early. Corrections are rate-limited with a loop timer, never with sleeps, and always
 point at the stream's original message id.
+
+Permission prompts come from their own resource (``…/prompt-a1b2``): clients match a correction
+against the latest message of the sender's full JID, so nothing this JID sends can come between a
+prompt and its correction, and that correction needs no waiting.
+
+The chat state (XEP-0085) follows the agent: clients drop "is typing" when a message with a body
+arrives, so while the agent works ``composing`` is sent again after what it says.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from agentchat.chat.port import ChatPort, ChatState, Show
 
 MAX_OUTPUT_CHARS = 60_000  # one assistant message beyond this is cut, with a notice
 STREAM_INTERVAL = 1.0  # seconds: at most one correction per second while streaming
+TYPING_AGAIN = 0.5  # seconds after a message before "composing" is said again (no flicker
+# when the turn ends right after its last message)
 
 
 def cap_output(text: str) -> tuple[str, str | None]:
@@ -68,6 +77,10 @@ class Presenter:
         self._done_prefix = ""
         self._cut_short: str | None = None  # what a stream showed when a prompt ended it early
         self._last_shown = ""
+        self._wanted: ChatState = "active"  # the state the agent is in (set by the runtime)
+        self._sent_state: ChatState = "active"  # the last chat state notification sent
+        self._dropped = False  # a body went out since: clients no longer show the state
+        self._refresh: asyncio.TimerHandle | None = None
 
     @property
     def streaming(self) -> bool:
@@ -79,32 +92,90 @@ class Presenter:
         """Send ``text`` (capped, split); waits for an open stream to end."""
         text, notice = cap_output(text)
         for part in split_message(text, self.limit):
-            self._out(functools.partial(self._port.send_chat, self.local, self.owner, part))
+            self._out(functools.partial(self._send, part))
         if notice is not None:
-            self._out(functools.partial(self._port.send_chat, self.local, self.owner, notice))
+            self._out(functools.partial(self._send, notice))
 
     def link(self, url: str) -> None:
         """A file's download link (XEP-0066), after any open stream, like ``say``."""
-        self._out(functools.partial(self._port.send_link, self.local, self.owner, url))
+        self._out(functools.partial(self._send_link, url))
 
-    def send_now(self, body: str) -> str:
-        """Send one message immediately and return its id; ends an open stream first."""
+    def send_now(self, body: str, resource: str | None = None) -> str:
+        """Send one message immediately and return its id; ends an open stream first.
+
+        A prompt from its own ``resource`` still ends the stream: it reads after the text so far.
+        """
         if self._stream is not None:
             self.end_stream()
             self._cut_short = self._last_shown
         self._done_prefix = ""
-        return self._port.send_chat(self.local, self.owner, body)
+        if resource is None:
+            return self._send(body)
+        msg_id = self._port.send_chat(self.local, self.owner, body, resource=resource)
+        self._sent_body()
+        return msg_id
 
-    def correct(self, original_id: str, body: str) -> str:
-        """Correct an earlier message (a prompt's outcome); returns "" when it had to wait."""
+    def correct(self, original_id: str, body: str, resource: str | None = None) -> str:
+        """Correct an earlier message; returns "" when it had to wait for an open stream.
+
+        A message from its own ``resource`` (a prompt) is corrected at once: nothing else is
+        sent from that full JID, so the correction cannot land behind another message there.
+        """
+        if resource is not None:
+            msg_id = self._port.correct(self.local, self.owner, original_id, body,
+                                        resource=resource)
+            self._sent_body()
+            return msg_id
         if self._stream is not None:
-            self._held.append(
-                functools.partial(self._port.correct, self.local, self.owner, original_id, body))
+            self._held.append(functools.partial(self._correct, original_id, body))
             return ""
-        return self._port.correct(self.local, self.owner, original_id, body)
+        return self._correct(original_id, body)
 
     def chat_state(self, state: ChatState) -> None:
+        """The agent's state: ``composing`` working, ``paused`` waiting for the owner,
+        ``active`` done. Sent when it changes, and ``composing`` again after a body."""
+        self._wanted = state
+        if state != "composing" and self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
+        if state == self._sent_state and not (state == "composing" and self._dropped):
+            return
+        self._sent_state = state
+        self._dropped = False
         self._port.chat_state(self.local, self.owner, state)
+
+    def _send(self, body: str) -> str:
+        msg_id = self._port.send_chat(self.local, self.owner, body)
+        self._sent_body()
+        return msg_id
+
+    def _send_link(self, url: str) -> str:
+        msg_id = self._port.send_link(self.local, self.owner, url)
+        self._sent_body()
+        return msg_id
+
+    def _correct(self, original_id: str, body: str) -> str:
+        msg_id = self._port.correct(self.local, self.owner, original_id, body)
+        self._sent_body()
+        return msg_id
+
+    def _sent_body(self) -> None:
+        """Clients stop showing "typing" at a message with a body: say it again (once per burst
+        of messages, a moment later) while the agent is still working."""
+        self._dropped = True
+        if self._wanted != "composing" or self._refresh is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.chat_state("composing")
+            return
+        self._refresh = loop.call_later(TYPING_AGAIN, self._refresh_state)
+
+    def _refresh_state(self) -> None:
+        self._refresh = None
+        if self._wanted == "composing":
+            self.chat_state("composing")
 
     def next_message(self) -> None:
         """The assistant's next text belongs to a new message (a tool ran in between)."""
@@ -132,7 +203,7 @@ class Presenter:
         if stream is None:
             self._cut_short = None
             body = self._first_part(text)
-            msg_id = self._port.send_chat(self.local, self.owner, body)
+            msg_id = self._send(body)
             self._stream = _Stream(msg_id, body, text, full, self._clock())
             return
         stream.raw, stream.full = text, full
@@ -150,17 +221,17 @@ class Presenter:
         stream = self._stream
         if stream is None:
             for part in split_message(self._rest_after_cut(styled), self.limit):
-                self._port.send_chat(self.local, self.owner, part)
+                self._send(part)
         else:
             self._cancel_timer(stream)
             parts = split_message(styled, self.limit)
             if parts and parts[0] != stream.shown:
-                self._port.correct(self.local, self.owner, stream.msg_id, parts[0])
+                self._correct(stream.msg_id, parts[0])
             for part in parts[1:]:
-                self._port.send_chat(self.local, self.owner, part)
+                self._send(part)
             self._done_prefix = stream.full
         if notice is not None:
-            self._port.send_chat(self.local, self.owner, notice)
+            self._send(notice)
         if stream is not None:
             self._close()
 
@@ -173,7 +244,7 @@ class Presenter:
         self._cancel_timer(stream)
         body = self._first_part(stream.raw)
         if body != stream.shown:
-            self._port.correct(self.local, self.owner, stream.msg_id, body)
+            self._correct(stream.msg_id, body)
             stream.shown = body
         self._close()
 
@@ -201,7 +272,7 @@ class Presenter:
         body = self._first_part(stream.raw)
         if body == stream.shown:
             return
-        self._port.correct(self.local, self.owner, stream.msg_id, body)
+        self._correct(stream.msg_id, body)
         stream.shown = body
         stream.last_sent = self._clock()
 
@@ -229,17 +300,19 @@ class PresenterPort:
         self._port = port
         self._presenter_of = presenter_of
 
-    def send_chat(self, from_local: str, to: str, body: str) -> str:
+    def send_chat(self, from_local: str, to: str, body: str, *,
+                  resource: str | None = None) -> str:
         presenter = self._presenter_of(from_local)
         if presenter is None or presenter.owner != to:
-            return self._port.send_chat(from_local, to, body)
-        return presenter.send_now(body)
+            return self._port.send_chat(from_local, to, body, resource=resource)
+        return presenter.send_now(body, resource)
 
-    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
+    def correct(self, from_local: str, to: str, original_id: str, body: str, *,
+                resource: str | None = None) -> str:
         presenter = self._presenter_of(from_local)
         if presenter is None or presenter.owner != to:
-            return self._port.correct(from_local, to, original_id, body)
-        return presenter.correct(original_id, body)
+            return self._port.correct(from_local, to, original_id, body, resource=resource)
+        return presenter.correct(original_id, body, resource)
 
     def send_link(self, from_local: str, to: str, url: str) -> str:
         return self._port.send_link(from_local, to, url)

@@ -30,6 +30,7 @@ from agentchat.chat.format import code_block, format_duration, tool_line
 from agentchat.chat.port import ChatPort
 from agentchat.chat.textpolicy import guard_agent_text, one_line
 from agentchat.permissions.model import PermissionRequest
+from agentchat.permissions.prompt_text import summary
 from agentchat.state.model import AgentRecord, AgentStatus
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class PermissionGate(Protocol):
     def revoke_rule(self, agent: str, index_or_text: int | str) -> bool: ...
 
     def unregister_agent(self, name: str, *, keep_rules: bool = False) -> None: ...
+
+    async def drain(self) -> None:
+        """Wait until the chat shows every decision made so far (the prompts' corrections)."""
 
 
 class SpecFactory(Protocol):
@@ -182,7 +186,7 @@ class Agent:
         if self._gate is not None:  # answers, and late answers to closed prompts
             reply = self.answer_permission(text)
             if reply is not None:
-                self.say(reply)
+                await self.acknowledge(reply)
                 return
         files, self.held_files = tuple(self.held_files), []
         await self.deliver(text, files)
@@ -461,8 +465,11 @@ class Agent:
         status = self.record.status
         if status is AgentStatus.ENDED:
             return False, None, "ended"
-        if self._gate is not None and self._gate.pending_count(self.name):
-            return True, "away", "waiting for your permission"
+        pending = self.pending_requests()
+        if pending:
+            # Starts with what is needed: clients that cut or hide status texts still show it.
+            more = f" (+{len(pending) - 1} more)" if len(pending) > 1 else ""
+            return True, "away", f"needs your answer: #{pending[0].id} {summary(pending[0])}{more}"
         if self.busy:
             return True, "dnd", "working…"
         if status is AgentStatus.RUNNING:
@@ -477,12 +484,21 @@ class Agent:
         available, show, status = self.presence()
         self._port.set_presence(self.name, self.owner, show=show,  # type: ignore[arg-type]
                                 status=status, available=available)
+        if self.busy:  # typing while it works, paused while it waits for the owner
+            self.presenter.chat_state("paused" if self.pending_requests() else "composing")
 
     def refresh_presence(self) -> None:
         self._show_state()
 
     def pending_requests(self) -> list[PermissionRequest]:
         return self._gate.pending(self.name) if self._gate is not None else []
+
+    async def acknowledge(self, reply: str) -> None:
+        """Say the broker's reply to an answer once the prompt's correction has gone out:
+        sent before it, the acknowledgement would be what the owner's client sees last."""
+        if self._gate is not None:
+            await self._gate.drain()
+        self.say(reply)
 
     def answer_permission(self, text: str) -> str | None:
         """An answer as the owner would type it ('a1b2 yes'); the reply, or None if not one."""

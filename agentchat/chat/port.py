@@ -9,17 +9,22 @@ ChatState = Literal["active", "composing", "paused", "inactive", "gone"]
 
 
 class ChatPort(Protocol):
-    def send_chat(self, from_local: str, to: str, body: str) -> str:
+    def send_chat(self, from_local: str, to: str, body: str, *,
+                  resource: str | None = None) -> str:
         """Send a chat message from ``from_local@component`` to a bare JID; returns its id.
 
-        Never loses the message: while the component is disconnected it is queued.
+        ``resource``: send from that resource instead of the contact's usual one (a permission
+        prompt gets its own, so its correction is always of the latest message from its full
+        JID; such messages are also XEP-0333 markable). Never loses the message: while the
+        component is disconnected it is queued.
         """
 
     def send_link(self, from_local: str, to: str, url: str) -> str:
         """Send a file's download URL with XEP-0066 out-of-band data; returns the id."""
 
-    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
-        """XEP-0308: replace message ``original_id`` with ``body``."""
+    def correct(self, from_local: str, to: str, original_id: str, body: str, *,
+                resource: str | None = None) -> str:
+        """XEP-0308: replace message ``original_id`` (sent from ``resource``) with ``body``."""
 
     def set_presence(
         self, local: str, to: str, *, show: Show | None, status: str | None, available: bool = True

@@ -153,6 +153,8 @@ FIELDS: tuple[_Field, ...] = (
     _Field("mcp", "port", "port", "MCP_PORT", "int", _port),
     _Field("mcp", "permissionTimeout", "permission_timeout", "MCP_PERMISSION_TIMEOUT", "int",
            _positive_ms),
+    _Field("mcp", "permissionReminder", "permission_reminder", "MCP_PERMISSION_REMINDER", "int",
+           _positive_ms),
     _Field("work", "basePath", "base_path", "WORK_BASE_PATH", "path", _nonempty),
     _Field("agents", "maxConcurrent", "max_concurrent", "AGENTS_MAX_CONCURRENT", "int",
            _at_least_one),

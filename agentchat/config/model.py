@@ -29,10 +29,15 @@ class ManagerConfig:
 class McpConfig:
     port: int = 3001
     permission_timeout: int = 300_000  # ms
+    permission_reminder: int = 60_000  # ms before an unseen prompt is mentioned once more
 
     @property
     def permission_timeout_s(self) -> float:
         return self.permission_timeout / 1000
+
+    @property
+    def permission_reminder_s(self) -> float:
+        return self.permission_reminder / 1000
 
 
 @attrs.frozen

@@ -1,11 +1,23 @@
 """Shows permission requests in the agent's chat and corrects them once they are decided.
 
-Keeps the XMPP message id of each prompt, so a reaction (XEP-0444) on the prompt can answer it
-and the outcome can replace the prompt (XEP-0308) instead of piling up more messages.
+Each prompt is sent from its own resource of the agent's JID (``swift-fox@agents…/prompt-a1b2``).
+Why: Conversations and Dino apply a XEP-0308 correction only when the replaced id is the latest
+message from that *full* JID (Conversations' ``findMessageWithRemoteIdAndCounterpart``, Dino's
+``message_correction.vala``); anything sent in between (a tool line, an acknowledgement, a second
+prompt) would turn the correction into a second copy of the prompt. Alone on its resource, a
+prompt's correction always lands in place. Where no correction is possible (the prompt never
+went out), the decision is said in a new short message, never as a copy of the prompt.
+
+Keeps the XMPP message id of each prompt, so a reaction (XEP-0444) on the prompt can answer it,
+and a XEP-0333 ``displayed`` marker tells that the owner has seen it: a prompt nobody has seen
+for a while is mentioned once more in a short message (clients such as Dino show no presence
+status text, so "needs your answer" would go unnoticed there).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -14,9 +26,28 @@ import attrs
 from agentchat.chat.port import ChatPort
 from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.model import Decision, PermissionRequest
-from agentchat.permissions.prompt_text import format_outcome, format_prompt
+from agentchat.permissions.prompt_text import format_outcome, format_prompt, outcome_label, summary
 
 log = logging.getLogger(__name__)
+
+REMIND_AFTER_S = 60.0
+
+
+def prompt_resource(request_id: str) -> str:
+    """The resource a prompt is sent (and corrected) from."""
+    return f"prompt-{request_id}"
+
+
+def reminder_text(req: PermissionRequest) -> str:
+    what = "Question" if req.kind == "question" else "Plan" if req.kind == "plan" else "Permission"
+    how = (f"reply '{req.id} <option number>'" if req.kind == "question"
+           else f"reply '{req.id} yes' or '{req.id} no'")
+    return f"⏳ {what} #{req.id} is waiting for your answer: {summary(req)} ({how})."
+
+
+def decided_text(req: PermissionRequest, decision: Decision) -> str:
+    """The decision as a new short message, where the prompt cannot be corrected."""
+    return f"#{req.id} {summary(req)}: {outcome_label(req, decision)}"
 
 
 class ChatPermissionSink:
@@ -25,16 +56,26 @@ class ChatPermissionSink:
         port: ChatPort,
         on_change: Callable[[str], None],
         plan_text: Callable[[str], str | None] = lambda _agent: None,
+        *,
+        remind_after: float = REMIND_AFTER_S,
     ) -> None:
         self._port = port
-        self._on_change = on_change  # agent name: refresh its presence ("waiting for…")
+        self._on_change = on_change  # agent name: refresh its presence ("needs your answer…")
         self._plan_text = plan_text  # agent name: the plan file's text (ExitPlanMode sends none)
+        self.remind_after = remind_after
         self._shown: dict[tuple[str, str], PermissionRequest] = {}  # as displayed
         self._message_of: dict[tuple[str, str], str] = {}  # (agent, request id) -> message id
         self._request_of: dict[tuple[str, str], str] = {}  # (agent, message id) -> request id
+        self._order: dict[tuple[str, str], int] = {}  # when each pending prompt was first shown
+        self._count = itertools.count()
+        self._reminders: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     async def prompt(self, req: PermissionRequest) -> None:
+        key = (req.agent, req.id)
+        self._order[key] = next(self._count)
         self._show(req)
+        self._reminders[key] = asyncio.get_running_loop().call_later(
+            self.remind_after, self._remind, key)
         self._on_change(req.agent)
 
     def _displayed(self, req: PermissionRequest) -> PermissionRequest:
@@ -50,16 +91,23 @@ class ChatPermissionSink:
 
     def _show(self, req: PermissionRequest) -> None:
         req = self._shown.setdefault((req.agent, req.id), self._displayed(req))
-        msg_id = self._port.send_chat(req.agent, req.owner, format_prompt(req))
+        msg_id = self._port.send_chat(req.agent, req.owner, format_prompt(req),
+                                      resource=prompt_resource(req.id))
         self._message_of[(req.agent, req.id)] = msg_id
         self._request_of[(req.agent, msg_id)] = req.id
 
     async def resolved(self, req: PermissionRequest, decision: Decision) -> None:
-        msg_id = self._message_of.pop((req.agent, req.id), None)
-        req = self._shown.pop((req.agent, req.id), req)
+        key = (req.agent, req.id)
+        self._forget_reminder(key)
+        self._order.pop(key, None)
+        msg_id = self._message_of.pop(key, None)
+        req = self._shown.pop(key, req)
         if msg_id is not None:
-            self._port.correct(req.agent, req.owner, msg_id, format_outcome(req, decision))
+            self._port.correct(req.agent, req.owner, msg_id, format_outcome(req, decision),
+                               resource=prompt_resource(req.id))
             # keep the reaction mapping: a late 👍 must still get its "too late" reply
+        else:
+            self._port.send_chat(req.agent, req.owner, decided_text(req, decision))
         if decision.answered_by == "timeout":
             self._port.send_chat(
                 req.agent, req.owner,
@@ -70,6 +118,30 @@ class ChatPermissionSink:
 
     def request_for_message(self, agent: str, msg_id: str) -> str | None:
         return self._request_of.get((agent, msg_id))
+
+    def displayed(self, agent: str, msg_id: str) -> None:
+        """The owner's client showed message ``msg_id`` (XEP-0333): that prompt and the ones
+        shown before it need no reminder (clients mark only the latest message displayed)."""
+        request_id = self._request_of.get((agent, msg_id))
+        seen = self._order.get((agent, request_id)) if request_id is not None else None
+        if seen is None:
+            return
+        for key, order in self._order.items():
+            if key[0] == agent and order <= seen:
+                self._forget_reminder(key)
+
+    def _remind(self, key: tuple[str, str]) -> None:
+        self._reminders.pop(key, None)
+        req = self._shown.get(key)
+        if req is None or key not in self._message_of:
+            return
+        log.info("permission #%s of %s not seen yet: reminding", req.id, req.agent)
+        self._port.send_chat(req.agent, req.owner, reminder_text(req))
+
+    def _forget_reminder(self, key: tuple[str, str]) -> None:
+        handle = self._reminders.pop(key, None)
+        if handle is not None:
+            handle.cancel()
 
     def resend_pending(self, broker: PermissionBroker, agents: list[str]) -> None:
         """After a reconnect: prompts sent while the link was down may never have arrived."""

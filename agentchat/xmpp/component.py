@@ -26,6 +26,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from agentchat.chat.port import ChatState, Show
+from agentchat.chat.status import status_text
 from agentchat.chat.textpolicy import for_log, scrub
 from agentchat.xmpp.directory import Contact, Directory, Inbound, PresenceInfo, refusal
 from agentchat.xmpp.entity import EntityFeatures
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 RESOURCE = "agentchat"
 OUTBOX_LIMIT = 20_000
 CHATSTATES_NS = "http://jabber.org/protocol/chatstates"
+MARKERS_NS = "urn:xmpp:chat-markers:0"
 FLUSH_HOPS = 2  # loop iterations a burst may wait for the rest of itself (see send_raw)
 KEEPALIVE_INTERVAL = 10.0  # seconds between pings through Prosody
 KEEPALIVE_TIMEOUT = 5.0  # no answer by then: the link is dead, reconnect
@@ -130,8 +132,8 @@ class AgentComponent(slixmpp.ComponentXMPP):
     def jid_of(self, local: str) -> str:
         return f"{local}@{self.domain}" if local else self.domain
 
-    def full_jid_of(self, local: str) -> str:
-        return f"{self.jid_of(local)}/{RESOURCE}"
+    def full_jid_of(self, local: str, resource: str | None = None) -> str:
+        return f"{self.jid_of(local)}/{resource or RESOURCE}"
 
     # ------------------------------------------------------------------ connection
 
@@ -332,17 +334,22 @@ class AgentComponent(slixmpp.ComponentXMPP):
 
     # ------------------------------------------------------------------ ChatPort
 
-    def send_chat(self, from_local: str, to: str, body: str) -> str:
+    def send_chat(self, from_local: str, to: str, body: str, *,
+                  resource: str | None = None) -> str:
         msg = self.make_message(mto=to, mbody=body, mtype="chat",
-                                mfrom=self.full_jid_of(from_local))
+                                mfrom=self.full_jid_of(from_local, resource))
         msg["id"] = msg["id"] or uuid.uuid4().hex
         msg["request_receipt"] = True
+        if resource is not None:
+            # XEP-0333: clients that show it send "displayed" (the prompt need not be repeated)
+            ET.SubElement(msg.xml, f"{{{MARKERS_NS}}}markable")
         self._emit(msg)
         return str(msg["id"])
 
-    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
+    def correct(self, from_local: str, to: str, original_id: str, body: str, *,
+                resource: str | None = None) -> str:
         msg = self.make_message(mto=to, mbody=body, mtype="chat",
-                                mfrom=self.full_jid_of(from_local))
+                                mfrom=self.full_jid_of(from_local, resource))
         msg["id"] = uuid.uuid4().hex
         msg["replace"]["id"] = original_id
         msg["request_receipt"] = True
@@ -392,12 +399,13 @@ class AgentComponent(slixmpp.ComponentXMPP):
 
     def _presence_stanza(self, local: str, to: str, info: PresenceInfo) -> Presence:
         contact = self.directory.lookup(local)
+        status = status_text(info.status)  # every status text leaves here
         if not info.available:
             pres = self.make_presence(pto=to, pfrom=self.full_jid_of(local),
-                                      ptype="unavailable", pstatus=info.status)
+                                      ptype="unavailable", pstatus=status)
         else:
             pres = self.make_presence(pto=to, pfrom=self.full_jid_of(local),
-                                      pshow=info.show, pstatus=info.status)
+                                      pshow=info.show, pstatus=status)
             if contact is not None:
                 _add_nick(pres, contact.nick)
         if contact is not None:
@@ -433,9 +441,13 @@ class AgentComponent(slixmpp.ComponentXMPP):
         received = msg.xml.find("{urn:xmpp:receipts}received")
         if received is not None and received.get("id"):
             self._note_delivered(received.get("id"), sender)
+        for marker in ("displayed", "acknowledged"):  # acknowledged implies displayed
+            seen = msg.xml.find(f"{{{MARKERS_NS}}}{marker}")
+            if seen is not None and seen.get("id"):
+                self.inbound.on_displayed(contact, sender, seen.get("id"))
         has_reactions = msg.xml.find("{urn:xmpp:reactions:0}reactions") is not None
         if not msg["body"] and not has_reactions and oob_url(msg.xml) is None:
-            return  # chat states, receipts, markers: nothing to act on
+            return  # chat states, receipts, markers: nothing more to act on
         queue = self._inboxes.get(contact.local)
         if queue is None:
             queue = self._inboxes[contact.local] = asyncio.Queue()

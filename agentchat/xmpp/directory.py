@@ -68,5 +68,8 @@ class Inbound(Protocol):
     ) -> None:
         """A XEP-0444 reaction from an allowed sender."""
 
+    def on_displayed(self, contact: Contact, sender_bare: str, msg_id: str) -> None:
+        """A XEP-0333 ``displayed`` marker: the owner's client showed message ``msg_id``."""
+
     async def on_connected(self) -> None:
         """The component (re)connected: re-send presence, pending prompts…"""

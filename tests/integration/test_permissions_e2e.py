@@ -42,13 +42,17 @@ async def asking_to_write(
 
 
 async def correction_of(client: ChatClient, agent: str, prompt: Any) -> str:
-    """The XEP-0308 correction replacing ``prompt``; returns its body."""
-    msg = await client.next_stanza(
-        "message",
-        lambda m: m.xml.find(CORRECTION_NS) is not None
-        and m.xml.find(CORRECTION_NS).get("id") == prompt["id"],
-        what=f"a correction of {prompt['id']}",
-    )
+    """The agent's next message: the XEP-0308 correction replacing ``prompt``, from the prompt's
+    own full JID (so nothing can come between them there); returns its body.
+
+    Before any acknowledgement: clients that correct only the latest message would otherwise
+    show a second copy of the prompt.
+    """
+    msg = await client.next_message(agent)
+    replace = msg.xml.find(CORRECTION_NS)
+    assert replace is not None and replace.get("id") == prompt["id"], (
+        f"wanted the correction of {prompt['id']} first, got {msg['body']!r}")
+    assert msg["from"] == prompt["from"]
     return str(msg["body"])
 
 
@@ -63,12 +67,12 @@ async def test_write_allowed_creates_the_file_and_prompt_is_corrected(
     assert "Action: Write File" in body and "File: hello.txt" in body
     assert body.endswith("Reply: yes / no / always")
     away = await client.next_presence(agent, "away")
-    assert away["status"] == "waiting for your permission"
+    assert away["status"] == f"needs your answer: #{pid} Write hello.txt"
     assert not target.exists()
 
     client.send(agent, "yes")
-    await client.expect(agent, f"✅ allowed #{pid}")
     corrected = await correction_of(client, agent, prompt)
+    await client.expect(agent, f"✅ allowed #{pid}")
     assert corrected.startswith(f"🔐 Permission #{pid}") and corrected.endswith("✅ allowed")
     await reply(client, agent, "done: ")
     assert target.read_text() == "hello\n"
@@ -91,8 +95,8 @@ async def test_denied_with_a_reason_leaves_no_file_and_claude_gets_the_reason(
     client = await connect_client(make_user())
     agent, pid, prompt = await asking_to_write(api, client, target, "create hello.txt")
     client.send(agent, "no, call it greeting.txt")
-    await client.expect(agent, f"❌ denied #{pid}: call it greeting.txt")
     assert (await correction_of(client, agent, prompt)).endswith("❌ denied: call it greeting.txt")
+    await client.expect(agent, f"❌ denied #{pid}: call it greeting.txt")
     await reply(client, agent, "done: ")
     assert not target.exists()
     result = api.last_tool_results()[0]
@@ -112,8 +116,8 @@ async def test_free_text_while_one_prompt_is_pending_denies_with_that_text(
     pid, prompt = await wait_prompt(client, agent, "🔧 Bash: rm -rf build")
     assert "rm -rf build" in prompt["body"]  # type: ignore[index]
     client.send(agent, "please keep the build directory")
-    await client.expect(agent, f"❌ denied #{pid}: please keep the build directory")
     await correction_of(client, agent, prompt)
+    await client.expect(agent, f"❌ denied #{pid}: please keep the build directory")
     await reply(client, agent, "done: ")
     assert "They said: please keep the build directory" in str(api.last_tool_results()[0])
 
@@ -153,11 +157,11 @@ async def test_two_agents_with_simultaneous_prompts_answered_by_id(
     client.send(second, f"{id1} yes")  # an id of the other agent means nothing here
     await client.expect(second, f"No pending permission #{id1}")
     client.send(second, f"{id2} no")
+    await correction_of(client, second, prompt2)
     await client.expect(second, f"❌ denied #{id2}")
     client.send(first, f"{id1} yes")
-    await client.expect(first, f"✅ allowed #{id1}")
     await correction_of(client, first, prompt1)
-    await correction_of(client, second, prompt2)
+    await client.expect(first, f"✅ allowed #{id1}")
     await reply(client, first, "done: ")
     await reply(client, second, "done: ")
     assert (repo(tmp_path, "another-repo") / "one.txt").exists()
@@ -180,8 +184,8 @@ async def test_wrong_or_missing_secret_cannot_answer_or_see_anything(
         assert pid not in denied.text and "guarded" not in denied.text
     # no prompt reached the owner for the rogue calls; the real one is still pending and works
     client.send(agent, "yes")
-    await client.expect(agent, f"✅ allowed #{pid}")
     await correction_of(client, agent, prompt)
+    await client.expect(agent, f"✅ allowed #{pid}")
     await reply(client, agent, "done: ")
     assert target.exists()
     unauthorized = [e for e in read_audit(service.config.audit_path)
@@ -197,8 +201,8 @@ async def test_always_skips_the_next_prompt_and_can_be_revoked(
     client = await connect_client(make_user())
     agent, pid, prompt = await asking_to_write(api, client, base / "a.txt", "write a")
     client.send(agent, "always")
-    await client.expect(agent, f"✅ allowed #{pid}; from now on always allowing Write")
     assert (await correction_of(client, agent, prompt)).endswith("✅ always allowed: Write")
+    await client.expect(agent, f"✅ allowed #{pid}; from now on always allowing Write")
     await reply(client, agent, "done: ")
 
     api.push(write(base / "b.txt"))
@@ -227,8 +231,8 @@ async def test_a_thumbs_up_reaction_answers_the_prompt(
     msg = client.xmpp.make_message(mto=agent, mtype="chat")
     msg.xml.append(reactions(str(prompt["id"]), ["👍"]))  # type: ignore[index]
     msg.send()
-    await client.expect(agent, f"✅ allowed #{pid}")
     await correction_of(client, agent, prompt)
+    await client.expect(agent, f"✅ allowed #{pid}")
     await reply(client, agent, "done: ")
     assert target.exists()
     audit = [e for e in read_audit(service.config.audit_path) if e["event"] == "decision"]
@@ -259,8 +263,8 @@ async def test_ask_user_question_round_trip(
     text = question_msg["body"]
     assert "Which greeting should I use?" in text and "1. Hello" in text and "2. Howdy" in text
     client.send(agent, "2")
-    await client.expect(agent, "✅ answered #")
     assert "→ Howdy" in await correction_of(client, agent, question_msg)
+    await client.expect(agent, "✅ answered #")
     await reply(client, agent, "done: ")
     result = str(api.last_tool_results()[0]["content"])
     assert "Howdy" in result and "Which greeting should I use?" in result

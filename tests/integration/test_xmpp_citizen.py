@@ -144,7 +144,7 @@ async def test_presence_follows_the_agent_state_and_carries_caps(
     gate.set()
     await reply(client, agent, "slow answer")
     ready = await presence_with(client, agent, None, "ready · my-project")
-    manager = await presence_with(client, MANAGER, None, "1 agent running · send 'help'")
+    manager = await presence_with(client, MANAGER, None, "1 agent running · send help")
 
     for pres in (working, ready, manager):
         c = pres.xml.find(CAPS)
@@ -166,7 +166,7 @@ async def test_presence_follows_the_agent_state_and_carries_caps(
     await client.expect(agent, "Shutting down")
     gone = await client.next_presence(agent, "unavailable")
     assert gone["status"] == "ended" and gone.xml.find(CAPS) is not None
-    await presence_with(client, MANAGER, None, "0 agents running · send 'help'")
+    await presence_with(client, MANAGER, None, "0 agents running · send help")
 
 
 async def test_idle_agent_shows_xa(
@@ -359,7 +359,7 @@ async def test_agent_ad_hoc_commands_and_approvals(
     agent = await create_agent(owner, "write form.txt")
     name = agent.split("@")[0]
     pid, prompt = await wait_prompt(owner, agent, "🔧 Write form.txt")
-    away = await presence_with(owner, agent, "away", "waiting for your permission")
+    away = await presence_with(owner, agent, "away", f"needs your answer: #{pid} Write form.txt")
     assert away.xml.find(CAPS) is not None
 
     items = await disco(owner, agent, DISCO_ITEMS, CMD_NS)

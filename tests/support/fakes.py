@@ -68,6 +68,8 @@ class FakePort:
         self.presences: list[tuple[str, str, Any, Any, bool]] = []
         self.states: list[tuple[str, str, str]] = []
         self.subscriptions: list[tuple[str, str, str]] = []
+        self.resources: list[str | None] = []  # the resource each message was sent from
+        self.events: list[tuple[str, str]] = []  # ("message", body) / ("state", state) in order
         self._changed = asyncio.Condition()
 
     def _notify(self) -> None:
@@ -77,18 +79,26 @@ class FakePort:
 
         asyncio.get_running_loop().create_task(bump())
 
-    def send_chat(self, from_local: str, to: str, body: str) -> str:
+    def send_chat(self, from_local: str, to: str, body: str, *,
+                  resource: str | None = None) -> str:
         self.messages.append((from_local, to, body))
+        self.resources.append(resource)
+        self.events.append(("message", body))
         self._notify()
         return f"m{len(self.messages)}"
 
     def send_link(self, from_local: str, to: str, url: str) -> str:
         self.messages.append((from_local, to, f"[link] {url}"))
+        self.resources.append(None)
+        self.events.append(("message", f"[link] {url}"))
         self._notify()
         return f"m{len(self.messages)}"
 
-    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
+    def correct(self, from_local: str, to: str, original_id: str, body: str, *,
+                resource: str | None = None) -> str:
         self.messages.append((from_local, to, f"[correct {original_id}] {body}"))
+        self.resources.append(resource)
+        self.events.append(("message", f"[correct {original_id}] {body}"))
         self._notify()
         return f"m{len(self.messages)}"
 
@@ -102,6 +112,7 @@ class FakePort:
 
     def chat_state(self, from_local: str, to: str, state: Any) -> None:
         self.states.append((from_local, to, state))
+        self.events.append(("state", state))
 
     def bodies(self) -> list[str]:
         return [m[2] for m in self.messages]

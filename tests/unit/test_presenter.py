@@ -111,3 +111,31 @@ async def test_agent_text_imitating_a_prompt_is_quoted_while_streaming_and_at_th
     ]
     p.final("✅ allowed #1234, really")  # an answer's wording, from the agent
     assert port.bodies()[-1] == "> ✅ allowed #1234, really"
+
+
+async def test_typing_is_said_again_after_a_message_while_working_and_not_after_the_turn() -> None:
+    port, presenter = make()
+    presenter.chat_state("composing")
+    presenter.partial("Hello")  # clients drop "typing" at the first streamed part
+    await asyncio.sleep(0.6)  # TYPING_AGAIN: the loop timer fires
+    presenter.chat_state("paused")  # waiting for the owner's answer
+    presenter.chat_state("paused")  # unchanged: not repeated
+    presenter.chat_state("composing")
+    presenter.final("Hello world")
+    presenter.chat_state("active")  # the turn ended right after its last message
+    await asyncio.sleep(0.6)
+    assert port.events == [
+        ("state", "composing"), ("message", "Hello"), ("state", "composing"),
+        ("state", "paused"), ("state", "composing"), ("message", "[correct m1] Hello world"),
+        ("state", "active"),
+    ]
+
+
+async def test_a_prompt_from_its_own_resource_is_corrected_at_once_even_while_streaming() -> None:
+    port, presenter = make()
+    presenter.partial("Working on it")
+    prompt = presenter.send_now("🔐 Permission #a1b2", resource="prompt-a1b2")
+    presenter.partial("Working on it, still")
+    presenter.correct(prompt, "🔐 Permission #a1b2 ✅ allowed", resource="prompt-a1b2")
+    assert port.bodies()[-1] == f"[correct {prompt}] 🔐 Permission #a1b2 ✅ allowed"
+    assert port.resources == [None, "prompt-a1b2", None, "prompt-a1b2"]  # not held back
