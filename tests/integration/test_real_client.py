@@ -29,11 +29,13 @@ async def test_profanity_creates_an_agent_and_answers_its_permission_prompt(
     agent = f"{created.group(1)}@agents.example.com"
     assert "Reply: yes / no / always" in transcript
     # The prompt was corrected in place (profanity's "+" marker) and the answer acknowledged.
-    assert re.search(rf"\d\d:\d\d \+ {re.escape(agent)}/agentchat: 🔐 Permission #", transcript)
+    assert re.search(rf"\d\d:\d\d \+ {re.escape(agent)}/prompt-([0-9a-f]{{4}}): "
+                     r"🔐 Permission #\1", transcript)
     assert re.search(r"✅ allowed #[0-9a-f]{4}", transcript)
     assert DONE_TEXT in transcript and FOLLOW_UP_TEXT in transcript
     # Presence and chat states as profanity shows them.
-    assert f'{agent} (agentchat) is away, "waiting for your permission"' in transcript
+    assert re.search(rf'{re.escape(agent)} \(agentchat\) is away, '
+                     r'"needs your answer: #[0-9a-f]{4} Write hello\.txt"', transcript)
     assert f"{agent} [dnd] [unencrypted] (typing...)" in transcript
     assert (tmp_path / "work" / "my-project" / "hello.txt").read_text() == (
         "Hello from agentchat!\n")

@@ -42,7 +42,9 @@ FOLLOW_UP_TEXT = "It has one line: Hello from agentchat!"
 WIDTH, HEIGHT = 120, 40
 TRANSCRIPT = REPO_ROOT / "docs" / "real-client-transcript.txt"
 STEP_TIMEOUT = 60.0  # seconds for one expected screen change (the CLI's first start is slow)
-CORRECTED = re.compile(r"\d\d:\d\d \+ \S+/agentchat: 🔐 Permission #[0-9a-f]{4} [^+]*✅ allowed")
+# The prompt comes from its own resource (…/prompt-<id>) and is corrected there, in place.
+CORRECTED = re.compile(
+    r"\d\d:\d\d \+ \S+/prompt-([0-9a-f]{4}): 🔐 Permission #\1 [^+]*✅ allowed")
 CREATED = re.compile(rf"Agent ([a-z]+-[a-z]+) created\. Chat at \1@{re.escape(COMPONENT)}")
 # The link `get hello.txt` sends (XEP-0066); profanity may wrap it, hence the optional space.
 FILE_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/file_share/\S+?)\s?(\S*hello\.txt)")
@@ -269,7 +271,7 @@ async def conversation(tmux: Tmux, gates: Gates) -> str:
     await wait_screen(tmux, re.compile(rf"{re.escape(agent)} \[(?!offline)\w+\]"))
     gates.first.set()
     screen = await wait_screen(tmux, "🔧 Write hello.txt", "Permission #",
-                               "Reply: yes / no / always", "waiting for your permission")
+                               "Reply: yes / no / always", "needs your answer: #")
     shots.append((f"/msg {agent}, /sub allow, /sub request: the permission prompt", screen))
 
     tmux.type("yes")
