@@ -86,7 +86,8 @@ class Service:
         # prompts go through each agent's presenter: never in the middle of a streamed answer
         self.sink = ChatPermissionSink(PresenterPort(self.component, self._presenter_of),
                                        self._refresh_agent, self._plan_text,
-                                       remind_after=config.mcp.permission_reminder_s)
+                                       remind_after=config.mcp.permission_reminder_s,
+                                       order_of=self.component.message_order)
         self.broker = PermissionBroker(
             self.sink,
             permission_timeout_s=config.mcp.permission_timeout_s,

@@ -17,7 +17,6 @@ status text, so "needs your answer" would go unnoticed there).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Callable
 
@@ -58,6 +57,7 @@ class ChatPermissionSink:
         plan_text: Callable[[str], str | None] = lambda _agent: None,
         *,
         remind_after: float = REMIND_AFTER_S,
+        order_of: Callable[[str], int | None] = lambda _msg_id: None,
     ) -> None:
         self._port = port
         self._on_change = on_change  # agent name: refresh its presence ("needs your answer…")
@@ -66,13 +66,11 @@ class ChatPermissionSink:
         self._shown: dict[tuple[str, str], PermissionRequest] = {}  # as displayed
         self._message_of: dict[tuple[str, str], str] = {}  # (agent, request id) -> message id
         self._request_of: dict[tuple[str, str], str] = {}  # (agent, message id) -> request id
-        self._order: dict[tuple[str, str], int] = {}  # when each pending prompt was first shown
-        self._count = itertools.count()
+        self._order_of = order_of  # message id -> when it was sent (the transport knows)
         self._reminders: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     async def prompt(self, req: PermissionRequest) -> None:
         key = (req.agent, req.id)
-        self._order[key] = next(self._count)
         self._show(req)
         self._reminders[key] = asyncio.get_running_loop().call_later(
             self.remind_after, self._remind, key)
@@ -99,7 +97,6 @@ class ChatPermissionSink:
     async def resolved(self, req: PermissionRequest, decision: Decision) -> None:
         key = (req.agent, req.id)
         self._forget_reminder(key)
-        self._order.pop(key, None)
         msg_id = self._message_of.pop(key, None)
         req = self._shown.pop(key, req)
         if msg_id is not None:
@@ -120,14 +117,15 @@ class ChatPermissionSink:
         return self._request_of.get((agent, msg_id))
 
     def displayed(self, agent: str, msg_id: str) -> None:
-        """The owner's client showed message ``msg_id`` (XEP-0333): that prompt and the ones
-        shown before it need no reminder (clients mark only the latest message displayed)."""
-        request_id = self._request_of.get((agent, msg_id))
-        seen = self._order.get((agent, request_id)) if request_id is not None else None
-        if seen is None:
-            return
-        for key, order in self._order.items():
-            if key[0] == agent and order <= seen:
+        """The owner's client showed message ``msg_id`` of ``agent`` (XEP-0333): the prompts
+        sent before it were seen too (clients mark only the latest message displayed)."""
+        seen_at = self._order_of(msg_id)
+        for key, prompt_id in list(self._message_of.items()):
+            if key[0] != agent:
+                continue
+            sent_at = self._order_of(prompt_id)
+            if prompt_id == msg_id or (
+                    seen_at is not None and sent_at is not None and sent_at <= seen_at):
                 self._forget_reminder(key)
 
     def _remind(self, key: tuple[str, str]) -> None:

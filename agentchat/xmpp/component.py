@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import hashlib
+import itertools
 import logging
 import re
 import uuid
@@ -47,6 +48,7 @@ DROPPED_NOTICE = "⚠️ A message to you was dropped"
 _ID_ATTR = re.compile(r"""\sid=(?:"[^"]*"|'[^']*')""")
 _ADDR_ATTR = re.compile(r"""\s(from|to)=(?:"([^"]*)"|'([^']*)')""")
 _HAS_TEXT = re.compile(r">[^<]*[^<\s][^<]*<")
+SENT_KEPT = 5000  # ids of our latest messages, in sending order (see message_order)
 
 
 class AgentComponent(slixmpp.ComponentXMPP):
@@ -126,6 +128,8 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.entity = EntityFeatures(self, directory, self._emit)
         self.entity.register()
         self.delivered: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._sent_order: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._sent_count = itertools.count()
 
     # ------------------------------------------------------------------ JIDs
 
@@ -344,7 +348,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
             # XEP-0333: clients that show it send "displayed" (the prompt need not be repeated)
             ET.SubElement(msg.xml, f"{{{MARKERS_NS}}}markable")
         self._emit(msg)
-        return str(msg["id"])
+        return self._note_sent(str(msg["id"]))
 
     def correct(self, from_local: str, to: str, original_id: str, body: str, *,
                 resource: str | None = None) -> str:
@@ -354,7 +358,22 @@ class AgentComponent(slixmpp.ComponentXMPP):
         msg["replace"]["id"] = original_id
         msg["request_receipt"] = True
         self._emit(msg)
-        return str(msg["id"])
+        return self._note_sent(str(msg["id"]))
+
+    def _note_sent(self, msg_id: str) -> str:
+        self._sent_order[msg_id] = next(self._sent_count)
+        while len(self._sent_order) > SENT_KEPT:
+            self._sent_order.popitem(last=False)
+        return msg_id
+
+    def message_order(self, msg_id: str) -> int | None:
+        """When one of our recent messages (or corrections) was sent, as a rising number.
+
+        Clients mark only the latest message as displayed (XEP-0333): a marker for a later
+        message means the earlier ones were seen too (Conversations marks a corrected message
+        by the correction's id).
+        """
+        return self._sent_order.get(msg_id)
 
     def send_link(self, from_local: str, to: str, url: str) -> str:
         """XEP-0066: the URL as the body and in ``<x xmlns='jabber:x:oob'>``, which is how
@@ -365,7 +384,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         msg["request_receipt"] = True
         ET.SubElement(ET.SubElement(msg.xml, f"{{{OOB_NS}}}x"), f"{{{OOB_NS}}}url").text = url
         self._emit(msg)
-        return str(msg["id"])
+        return self._note_sent(str(msg["id"]))
 
     def set_presence(
         self, local: str, to: str, *, show: Show | None, status: str | None,

@@ -42,21 +42,27 @@ def has(pattern: str | re.Pattern[str]) -> Any:
     return match
 
 
-def log_messages(log: str, sender: str) -> list[tuple[str, str, str | None]]:
-    """(from, body, replaced id) of each message with a body Dino received from ``sender``."""
+def displayed_markers(log: str) -> set[str]:
+    """Ids Dino sent XEP-0333 ``displayed`` markers for (it marks what it has shown)."""
+    return set(re.findall(r"chat-markers:0\}:displayed [^>]*\}:id='([^']*)'", log))
+
+
+def log_messages(log: str, sender: str) -> list[tuple[str, str, str, str | None]]:
+    """(from, id, body, replaced id) of each message with a body Dino received from ``sender``."""
     found = []
     for block in re.split(r"\nXMPP (?:IN|OUT) \[", log):
         head = re.match(r"[^\n]*\n<\{jabber:client\}:message ([^>]*)>", block)
         if head is None or "{jabber:client}:body>" not in block:
             continue
         sent_by = re.search(r"\{jabber:client\}:from='([^']*)'", head.group(1))
+        msg_id = re.search(r"\{jabber:client\}:id='([^']*)'", head.group(1))
         if sent_by is None or not sent_by.group(1).startswith(sender):
             continue
         body = re.search(r"<\{jabber:client\}:body>\n(.*?)\n\s*</\{jabber:client\}:body>",
                          block, re.S)
         replace = re.search(r"message-correct:0\}:replace [^>]*\}:id='([^']*)'", block)
-        found.append((sent_by.group(1), body.group(1) if body else "",
-                      replace.group(1) if replace else None))
+        found.append((sent_by.group(1), msg_id.group(1) if msg_id else "",
+                      body.group(1) if body else "", replace.group(1) if replace else None))
     return found
 
 
@@ -129,10 +135,16 @@ async def test_dino_shows_each_decided_prompt_once_corrected_in_place(tmp_path: 
             assert not any("Reply: yes / no / always" in b for b in shown), report
             assert shown.index(prompts[0]) < shown.index(f"✅ allowed #{other}"), report
 
-            received = log_messages(dino.log_text(), agent)
+            # From Dino's XML log: each prompt and its correction came from the prompt's own
+            # full JID, nothing else did, and Dino marked the prompt displayed (XEP-0333).
+            log = dino.log_text()
+            received = log_messages(log, agent)
             for pid in (first, other):
                 from_prompt = [m for m in received if m[0] == f"{agent}/prompt-{pid}"]
-                assert len(from_prompt) == 2 and from_prompt[1][2] is not None, received
+                assert len(from_prompt) == 2, received
+                (_, prompt_id, body, _), (_, _, _, replaced) = from_prompt
+                assert body.strip().startswith(f"🔐 Permission #{pid}") and replaced == prompt_id
+                assert prompt_id in displayed_markers(log)
         assert target.read_text() == "Hello from agentchat!\n"
     finally:
         await asyncio.to_thread(prosody.stop)

@@ -25,6 +25,7 @@ from tests.support.xmpp_client import ChatClient, ClientPool, jid_matches
 
 STATES = "http://jabber.org/protocol/chatstates"
 MARKERS = "urn:xmpp:chat-markers:0"
+DISCO_INFO = "http://jabber.org/protocol/disco#info"
 
 
 def repo(tmp_path: Path) -> Path:
@@ -37,6 +38,12 @@ async def chat_state(client: ChatClient, agent: str, state: str) -> None:
         lambda m: jid_matches(m["from"], agent) and m.xml.find(f"{{{STATES}}}{state}") is not None,
         what=f"chat state {state!r} from {agent}",
     )
+
+
+async def features(client: ChatClient, jid: str) -> set[str]:
+    reply = await client.iq(client.xmpp.make_iq_get(queryxmlns=DISCO_INFO, ito=jid))
+    assert reply["type"] == "result", reply
+    return {f.get("var") for f in reply.xml.iter(f"{{{DISCO_INFO}}}feature")}
 
 
 def ask_as_the_cli(service: Service, agent: str, name: str) -> asyncio.Task[Any]:
@@ -64,6 +71,8 @@ async def test_two_pending_prompts_each_end_in_place_and_acknowledged_after_corr
     assert str(prompt1["from"]) == f"{agent}/prompt-{id1}"  # type: ignore[index]
     assert prompt1.xml.find(f"{{{MARKERS}}}markable") is not None  # type: ignore[attr-defined]
     await chat_state(client, agent, "paused")  # waiting for the owner is not typing
+    # The prompt's full JID is the agent too: disco answers as for the agent itself.
+    assert await features(client, f"{agent}/prompt-{id1}") == await features(client, agent)
     away = await client.next_presence(agent, "away")
     assert away["status"] == f"needs your answer: #{id1} Write hello.txt"
 
