@@ -477,6 +477,14 @@ async def test_streaming_with_the_real_cli(
         assert answer.startswith(msg["body"]) and len(msg["body"]) < len(answer)
     await turn_ended(client, agent)
     assert len(arrivals) >= 2, "the answer was not shown growing"
+    # Clients drop "typing" at the first part: it is said again while the answer grows.
+    states = [("body" if m["body"] else next(
+        (n for n in ("composing", "paused", "active")
+         if m.xml.find(f"{{{CHATSTATES}}}{n}") is not None), None))
+        for m in client.history if m.name == "message" and jid_matches(m["from"], agent)]
+    states = [x for x in states if x is not None]
+    assert "composing" in states[states.index("body"):], states
+    assert states[-1] == "active", states
     times = [first_at, *(t for t, _ in arrivals[:-1])]  # the final text goes out at once
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(gap >= 0.8 for gap in gaps), gaps  # at most about one correction a second
