@@ -171,7 +171,8 @@ class Dino:
                  "exec dino-im --print-xmpp='no-ansi;all'")
         proc = self._spawn(
             ["bwrap", "--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
-             "--unshare-net", "--cap-add", "CAP_NET_ADMIN", "--die-with-parent",
+             # its own pid namespace: when Dino ends, the bridge beside it ends too
+             "--unshare-net", "--unshare-pid", "--cap-add", "CAP_NET_ADMIN", "--die-with-parent",
              *self._sandbox_files(),
              "--chdir", str(REPO_ROOT), "--", "sh", "-c", inner],
             log)
