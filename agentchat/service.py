@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import shutil
 import time
 import uuid
 from pathlib import Path
 
-from agentchat.agents.adapter import AgentAdapter, LaunchSpec
+from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
+from agentchat.agents.environment import agent_environment
 from agentchat.agents.names import generate_name
 from agentchat.agents.pool import ProcessPool
 from agentchat.agents.presenter import Presenter, PresenterPort
 from agentchat.agents.runtime import AdapterFactory, Agent
+from agentchat.agents.sandbox import SandboxPolicy, SandboxStatus, cli_install_paths, detect
 from agentchat.chat.format import split_message
 from agentchat.chat.textpolicy import one_line
 from agentchat.config.model import Config
@@ -27,6 +31,7 @@ from agentchat.files.transfer import FileTransfers
 from agentchat.logging_setup import register_secret
 from agentchat.manager.bot import AgentView, CreateError, ManagerBot
 from agentchat.manager.flow import AGENT_TYPES, CreateRequest
+from agentchat.oserrors import describe
 from agentchat.permissions.audit import AuditLog
 from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.chat_sink import ChatPermissionSink
@@ -41,8 +46,8 @@ from agentchat.permissions.mcp_app import (
 from agentchat.permissions.model import AlwaysRule
 from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
 from agentchat.state.saver import StateSaver
-from agentchat.state.store import StateStore
-from agentchat.workspace import WorkspaceError, list_repos, resolve_repo
+from agentchat.state.store import StateError, StateStore
+from agentchat.workspace import WorkspaceError, list_repos, recheck_repo, resolve_repo
 from agentchat.xmpp.access import AccessPolicy
 from agentchat.xmpp.adhoc import AdHocCommands
 from agentchat.xmpp.adhoc_commands import ServiceCommands
@@ -64,7 +69,9 @@ class Service:
         agent_env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
-        self._agent_env = dict(agent_env or {})  # added to each CLI's environment
+        # Added to each CLI's environment (tests: the scripted API), through the same allow-list.
+        self._agent_env = agent_environment(agent_env or {})
+        self.sandbox: SandboxStatus = detect(config.agents.sandbox)
         self.store = StateStore(config.state_path)
         self.saver = StateSaver(self.store, lambda: self.state)  # per-turn saves, write-behind
         self.state = ServiceState()
@@ -124,7 +131,10 @@ class Service:
             self.broker.set_rules(
                 record.name, [AlwaysRule(r.tool_name, r.command) for r in record.rules]
             )
-        self.persist()
+        try:
+            self.persist()
+        except OSError as exc:
+            raise StateError(f"{self.store.path}: cannot save: {describe(exc)}") from None
         return list(result.warnings)
 
     def _check_owner(self, record: AgentRecord) -> None:
@@ -174,7 +184,11 @@ class Service:
             self.component.set_presence(self.config.manager.username, user, show=None,
                                         status="agentchat stopped", available=False)
         await self.saver.flush()
-        self.persist()
+        try:
+            self.persist()
+        except OSError as exc:  # a full or read-only disk must not turn a stop into a crash
+            log.error("could not save the state to %s on shutdown: %s; changes since the last "
+                      "successful save are lost", self.store.path, describe(exc))
         await self.component.close()
         if self.mcp is not None:
             await self.mcp.stop()
@@ -188,18 +202,49 @@ class Service:
     def _claude_adapter(self, spec: LaunchSpec) -> AgentAdapter:
         return ClaudeCodeAdapter(spec, self.config.agents.claude_path)
 
+    def agent_home(self, name: str) -> Path:
+        """The agent's own HOME (and CLI config dir inside it): sessions survive restarts."""
+        return self.config.home / "agents" / name
+
+    def mcp_config_path(self, name: str) -> Path:
+        return self.config.home / "mcp" / f"{name}.json"
+
+    def workdir_of(self, record: AgentRecord) -> Path:
+        """The agent's working directory, checked now; raises ``WorkspaceError``."""
+        return recheck_repo(self.config.work.base_path, record.repo, record.cwd)
+
     def _spec_for(self, record: AgentRecord, resume: bool) -> LaunchSpec:
-        """A fresh per-process secret: only this process can ask for this agent's permissions."""
+        """Everything for one process start; ``AgentStartError`` says what stands in the way.
+
+        The working directory is checked again (it may have changed while the agent was
+        stopped); a fresh per-process secret means only this process can ask for this agent's
+        permissions.
+        """
+        try:
+            cwd = self.workdir_of(record)
+        except WorkspaceError as exc:
+            raise AgentStartError(str(exc)) from None
+        if not self.sandbox.ok:
+            raise AgentStartError(self.sandbox.message)
+        assert self.mcp is not None, "the MCP server starts before any agent"
         secret = secrets.token_urlsafe(32)
         register_secret(secret)
-        self.broker.register_agent(record.name, record.owner, secret, Path(record.cwd))
-        assert self.mcp is not None, "the MCP server starts before any agent"
-        config_path = self.config.home / "mcp" / f"{record.name}.json"
-        config_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_mcp_config(config_path, self.mcp.port, secret,
-                         permission_timeout_s=self.config.mcp.permission_timeout_s)
+        home = self.agent_home(record.name)
+        config_dir = home / ".claude"
+        config_path = self.mcp_config_path(record.name)
+        try:
+            config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            config_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_mcp_config(config_path, self.mcp.port, secret,
+                             permission_timeout_s=self.config.mcp.permission_timeout_s)
+            _share_login(config_dir)
+            if resume:
+                _adopt_session(config_dir, record.session_id)
+        except OSError as exc:
+            raise AgentStartError(f"cannot write the agent's files: {describe(exc)}") from None
+        self.broker.register_agent(record.name, record.owner, secret, cwd)
         return LaunchSpec(
-            cwd=Path(record.cwd),
+            cwd=cwd,
             session_id=record.session_id,
             resume=resume,
             mcp_config_path=config_path,
@@ -207,8 +252,29 @@ class Service:
             allowed_tools=(SEND_FILE_TOOL,),
             partial_messages=self.config.agents.streaming,
             extra_args=tuple(self.config.agents.claude_args),
-            env=self._agent_env,
+            env={**self._agent_env, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(config_dir)},
+            sandbox=self._sandbox_policy(cwd, home, config_path),
         )
+
+    def _sandbox_policy(self, cwd: Path, home: Path, mcp_config: Path) -> SandboxPolicy | None:
+        if self.sandbox.bwrap is None:
+            return None
+        hidden = [self.config.home, self.config.work.base_path, Path.home(), Path("/tmp"),
+                  Path("/run/user")]
+        return SandboxPolicy(
+            self.sandbox.bwrap,
+            hide=tuple(p.resolve() for p in hidden if p.is_dir()),
+            read_only=(*cli_install_paths(self.config.agents.claude_path), mcp_config),
+            read_write=(cwd, home),
+        )
+
+    def _remove_agent_files(self, name: str) -> None:
+        """Undo a failed creation: the agent's home and MCP config (best effort)."""
+        shutil.rmtree(self.agent_home(name), ignore_errors=True)
+        try:
+            self.mcp_config_path(name).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("%s: could not remove its MCP config: %s", name, describe(exc))
 
     def _presenter_of(self, name: str) -> Presenter | None:
         agent = self.agents.get(name)
@@ -242,6 +308,7 @@ class Service:
             on_live_change=self._refresh_manager_presence,
             silence_warning=self.config.agents.silence_warning_s,
             send_file=self.file_chat.get,
+            locate=self.workdir_of,
         )
 
     def agents_of(self, owner: str) -> list[AgentView]:
@@ -283,10 +350,21 @@ class Service:
         agent = self._make_agent(record)
         error = await agent.start_process()
         if error is not None:
+            self.broker.unregister_agent(name)
+            self._remove_agent_files(name)
             raise CreateError(error)
         self.state.agents.append(record)
         self.agents[name] = agent
-        self.persist()
+        try:
+            self.persist()
+        except OSError as exc:  # give back everything this creation took
+            log.error("%s: not created: cannot save state: %s", name, describe(exc))
+            del self.agents[name]
+            self.state.agents.remove(record)
+            await agent.discard()
+            self.broker.unregister_agent(name)
+            self._remove_agent_files(name)
+            raise CreateError(f"cannot save state: {describe(exc)}") from None
         self._refresh_manager_presence()  # the owner is a known user only from now on
         log.info("%s: created for %s in %s", name, owner, request.repo)
         jid = self.component.jid_of(name)
@@ -421,3 +499,38 @@ class Service:
                 self._manager_say(owner, f"agentchat restarted: {listed}; send a message to "
                                          "resume.")
             self._restart_notices.clear()
+
+
+def _operator_config_dir() -> Path:
+    """The CLI config dir agentchat's own user has (where ``claude`` logins are stored)."""
+    return Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude").expanduser()
+
+
+def _share_login(config_dir: Path) -> None:
+    """Copy the operator's CLI login (``claude`` /login) into the agent's config dir.
+
+    Agents have their own config dir (so they cannot read each other's sessions); without
+    this an operator who logged in instead of setting ANTHROPIC_API_KEY would get agents that
+    cannot reach the model. A copy is refreshed at every start.
+    """
+    source = _operator_config_dir() / ".credentials.json"
+    if source.is_file() and source.resolve() != (config_dir / source.name).resolve():
+        target = config_dir / source.name
+        shutil.copyfile(source, target)
+        target.chmod(0o600)
+
+
+def _adopt_session(config_dir: Path, session_id: str) -> None:
+    """An agent created before it had its own config dir keeps its conversation on resume.
+
+    The CLI stores a session as ``projects/<cwd as a name>/<id>.jsonl`` in its config dir;
+    copy it from the config dir agentchat's user has, if the agent's own has none.
+    """
+    name = f"{session_id}.jsonl"
+    if any((config_dir / "projects").glob(f"*/{name}")):
+        return
+    for found in (_operator_config_dir() / "projects").glob(f"*/{name}"):
+        target = config_dir / "projects" / found.parent.name / name
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copyfile(found, target)
+        return

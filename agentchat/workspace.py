@@ -44,7 +44,27 @@ def resolve_repo(base: Path, name: str) -> Path:
         raise WorkspaceError(f"'{name}' is not a repository name")
     path = (base / name).resolve()
     if not path.is_relative_to(base) or path == base:
-        raise WorkspaceError(f"'{name}' leads outside {base}")
+        raise WorkspaceError(f"'{name}' leads outside {base} (to {path})")
     if not path.is_dir():
         raise WorkspaceError(f"no repository '{name}' under {base}")
+    return path
+
+
+def recheck_repo(base: Path, name: str, recorded: str | Path) -> Path:
+    """The agent's working directory, checked again before each start and resume.
+
+    Why: the directory can change between creation and a later resume (a symlink to ``/``
+    swapped in while the agent was stopped). It must still resolve inside ``base``, be a
+    directory, and be the directory the agent was created in (the CLI's session is kept per
+    directory, and the owner chose that one).
+    """
+    try:
+        path = resolve_repo(base, name)
+    except WorkspaceError as exc:
+        raise WorkspaceError(f"the repository is not usable any more: {exc}") from None
+    if path != Path(recorded):
+        raise WorkspaceError(
+            f"the repository is not usable any more: '{name}' now leads to {path}, "
+            f"not to {recorded} where the agent was created"
+        )
     return path

@@ -14,6 +14,7 @@ from typing import Protocol
 import attrs
 
 from agentchat.agents.events import AgentEvent
+from agentchat.agents.sandbox import SandboxPolicy
 
 
 @attrs.frozen
@@ -28,7 +29,9 @@ class LaunchSpec:
     partial_messages: bool = False  # --include-partial-messages
     allowed_tools: tuple[str, ...] = ()  # run without asking, e.g. our own send_file tool
     extra_args: tuple[str, ...] = ()
-    env: Mapping[str, str] = attrs.field(factory=dict)  # added to the service's environment
+    # Set on top of the allow-listed part of the service's environment (agents/environment.py).
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    sandbox: SandboxPolicy | None = None  # None: run without bubblewrap
 
 
 @attrs.frozen

@@ -11,12 +11,15 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
 from agentchat.agents.adapter import AgentStartError, Image, LaunchSpec
+from agentchat.agents.environment import agent_environment
 from agentchat.agents.events import AgentEvent, ProcessExited
+from agentchat.agents.sandbox import bwrap_argv
 from agentchat.agents.stream_json import (
     PartialAccumulator,
     StreamJsonError,
@@ -130,7 +133,12 @@ class ClaudeCodeAdapter:
         if not cwd.is_dir():
             raise AgentStartError(f"working directory does not exist: {cwd}")
         argv = build_argv(self.spec, self.claude_path)
-        env = {**os.environ, **self.spec.env}
+        # Never agentchat's own environment (its secrets): the allow-list, then our values.
+        env = agent_environment(os.environ, own=self.spec.env)
+        env.setdefault("PATH", os.defpath)
+        if self.spec.sandbox is not None:
+            self._check_binary(env["PATH"])  # inside bwrap a missing binary is only an exit 1
+            argv = bwrap_argv(self.spec.sandbox, argv, cwd)
         loop = asyncio.get_running_loop()
         limit = self._stdout_limit
         try:
@@ -163,6 +171,11 @@ class ClaudeCodeAdapter:
         self._proc = asyncio.subprocess.Process(transport, protocol, loop)
         log.info("started %s pid=%s session=%s", self.claude_path, self.pid, self.spec.session_id)
         self._watcher = asyncio.create_task(self._watch(self._proc), name=f"claude-{self.pid}")
+
+    def _check_binary(self, path: str) -> None:
+        found = shutil.which(self.claude_path, path=path)
+        if found is None:
+            raise AgentStartError(f"Claude Code CLI not found at {self.claude_path!r}")
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         """Pump stdout/stderr, then queue ``ProcessExited`` after the last stdout event."""

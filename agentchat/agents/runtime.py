@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol
 
 from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
@@ -29,9 +30,11 @@ from agentchat.agents.presenter import Presenter
 from agentchat.chat.format import code_block, format_duration, tool_line
 from agentchat.chat.port import ChatPort
 from agentchat.chat.textpolicy import guard_agent_text, one_line
+from agentchat.oserrors import describe
 from agentchat.permissions.model import PermissionRequest
 from agentchat.permissions.prompt_text import summary
 from agentchat.state.model import AgentRecord, AgentStatus
+from agentchat.workspace import WorkspaceError
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +109,10 @@ class Agent:
         on_live_change: Callable[[], None] | None = None,
         silence_warning: float = 600.0,
         send_file: FileSender | None = None,
+        locate: Callable[[AgentRecord], Path] | None = None,
     ) -> None:
         self.record = record
+        self._locate = locate  # the working directory as it is now (WorkspaceError if unusable)
         self._port = port
         self.presenter = Presenter(port, record.name, record.owner)  # all our outgoing messages
         self._pool = pool
@@ -258,14 +263,21 @@ class Agent:
         except PoolFull as exc:
             return str(exc)
         resume = self.record.started_once
-        spec = self._spec_factory(self.record, resume)
-        adapter = self._adapter_factory(spec)
-        try:
+        try:  # whatever fails here, the slot is given back
+            spec = self._spec_factory(self.record, resume)
+            adapter = self._adapter_factory(spec)
             await adapter.start()
         except AgentStartError as exc:
             self._pool.release(self.name)
             log.error("%s: start failed: %s", self.name, exc)
             return f"the agent could not be started: {exc}"
+        except OSError as exc:
+            self._pool.release(self.name)
+            log.error("%s: start failed: %s", self.name, describe(exc))
+            return f"the agent could not be started: {describe(exc)}"
+        except BaseException:
+            self._pool.release(self.name)
+            raise
         log.info("%s: process started (pid %s, %s)", self.name, adapter.pid,
                  "resumed" if resume else "new session")
         self.adapter = adapter
@@ -397,6 +409,20 @@ class Agent:
         self.record.status = status
         self._persist()
         self._show_state()
+
+    async def discard(self) -> None:
+        """Stop the process of an agent whose creation is being undone (nothing is said)."""
+        self._cancel_idle()
+        adapter = self.adapter
+        if adapter is None:
+            return
+        self._stopping = True
+        self.adapter = None
+        await adapter.stop()
+        if self._pump_task is not None:
+            await asyncio.wait({self._pump_task}, timeout=5)
+        self._pool.release(self.name)
+        self._on_live_change()
 
     async def end(self, why: str) -> None:
         """quit / kill: stop the process for good."""
@@ -533,9 +559,13 @@ class Agent:
             format_duration(time.monotonic() - self.started_at)
             if self.started_at is not None else "not running"
         )
+        try:
+            where = str(self._locate(r)) if self._locate is not None else r.cwd
+        except WorkspaceError as exc:
+            where = f"⚠️ {exc}"
         lines = [
             f"{r.name}: {state}",
-            f"Repository: {one_line(r.repo)} ({one_line(r.cwd)})",
+            f"Repository: {one_line(r.repo)} ({one_line(where)})",
             f"Task: {r.task}",
             f"Uptime: {uptime} · created {format_duration(time.time() - r.created)} ago",
             f"Turns: {r.turns} · cost so far: ${r.cost_usd:.4f}",

@@ -90,6 +90,10 @@ def _at_least_one(v: int) -> str | None:
     return None if v >= 1 else f"expected an integer >= 1, got {v}"
 
 
+def _sandbox_mode(v: str) -> str | None:
+    return None if v in ("auto", "on", "off") else f'expected "auto", "on" or "off", got {_show(v)}'
+
+
 def _nonempty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 
@@ -164,6 +168,7 @@ FIELDS: tuple[_Field, ...] = (
     _Field("agents", "streaming", "streaming", "AGENTS_STREAMING", "bool"),
     _Field("agents", "silenceWarning", "silence_warning", "AGENTS_SILENCE_WARNING", "int",
            _positive_ms),
+    _Field("agents", "sandbox", "sandbox", "AGENTS_SANDBOX", "str", _sandbox_mode),
     _Field("access", "allowedJids", "allowed_jids", "ALLOWED_JIDS", "list", None),
     _Field("files", "maxSize", "max_size", "FILES_MAX_SIZE", "int", _at_least_one),
     _Field("files", "downloadHosts", "download_hosts", "FILES_DOWNLOAD_HOSTS", "list", None),

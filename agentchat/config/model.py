@@ -7,8 +7,11 @@ Times are kept in milliseconds, as in the seed's config, and exposed in seconds 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import attrs
+
+SandboxMode = Literal["auto", "on", "off"]
 
 
 @attrs.frozen
@@ -53,6 +56,7 @@ class AgentsConfig:
     claude_args: tuple[str, ...] = ()
     streaming: bool = True
     silence_warning: int = 600_000  # ms without any output in a turn before the owner is told
+    sandbox: SandboxMode = "auto"  # "auto": bubblewrap where it works; "on": required; "off": none
 
     @property
     def idle_timeout_s(self) -> float:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from agentchat.oserrors import describe
 from agentchat.state.model import ServiceState
 from agentchat.state.store import StateStore, encode
 
@@ -77,6 +78,8 @@ class StateSaver:
             self._last_start = time.monotonic()
             try:
                 await asyncio.to_thread(self._write, *self._encode())
+            except OSError as exc:  # full or read-only disk: say so, keep serving
+                log.error("could not save the state to %s: %s", self._store.path, describe(exc))
             except Exception:
                 log.exception("could not save the state to %s", self._store.path)
 
