@@ -132,6 +132,13 @@ def run(loaded: LoadedConfig | None, log_level: str) -> int:
 
 async def _main(loaded: LoadedConfig) -> int:
     service = Service(loaded.config)
+    if not service.sandbox.ok:
+        print(f"agentchat: {service.sandbox.message}", file=sys.stderr)
+        return 2
+    if service.sandbox.bwrap is None:
+        log.warning("%s", service.sandbox.message)
+    else:
+        log.info("%s", service.sandbox.message)
     for warning in service.load_state():
         log.warning("%s", warning)
     stop = asyncio.Event()

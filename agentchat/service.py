@@ -22,7 +22,7 @@ from agentchat.agents.names import generate_name
 from agentchat.agents.pool import ProcessPool
 from agentchat.agents.presenter import Presenter, PresenterPort
 from agentchat.agents.runtime import AdapterFactory, Agent
-from agentchat.agents.sandbox import SandboxPolicy, SandboxStatus, cli_install_paths, detect
+from agentchat.agents.sandbox import SandboxPolicy, SandboxStatus, agent_policy, detect
 from agentchat.chat.format import split_message
 from agentchat.chat.textpolicy import one_line
 from agentchat.config.model import Config
@@ -259,13 +259,10 @@ class Service:
     def _sandbox_policy(self, cwd: Path, home: Path, mcp_config: Path) -> SandboxPolicy | None:
         if self.sandbox.bwrap is None:
             return None
-        hidden = [self.config.home, self.config.work.base_path, Path.home(), Path("/tmp"),
-                  Path("/run/user")]
-        return SandboxPolicy(
-            self.sandbox.bwrap,
-            hide=tuple(p.resolve() for p in hidden if p.is_dir()),
-            read_only=(*cli_install_paths(self.config.agents.claude_path), mcp_config),
-            read_write=(cwd, home),
+        return agent_policy(
+            self.sandbox.bwrap, agentchat_home=self.config.home,
+            base_path=self.config.work.base_path, claude_path=self.config.agents.claude_path,
+            read_only=(mcp_config,), read_write=(cwd, home),
         )
 
     def _remove_agent_files(self, name: str) -> None:

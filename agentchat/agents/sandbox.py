@@ -30,37 +30,37 @@ PROBE_TIMEOUT_S = 10.0
 class SandboxPolicy:
     """What one agent process may see; every path absolute and resolved.
 
-    ``hide``: directories replaced by an empty tmpfs (agentchat's home, the work base path,
-    the service user's home, /tmp). ``read_only`` and ``read_write`` are bound back on top,
-    in that order: the CLI's installation and the MCP config; the working tree and the
-    agent's own home.
+    ``hide``: directories replaced by an empty, read-only tmpfs (agentchat's home, the work
+    base path, the service user's home). ``scratch``: replaced by an empty, writable, private
+    tmpfs (/tmp). ``read_only`` and ``read_write`` are bound back on top, in that order: the
+    CLI's installation and the MCP config; the working tree and the agent's own home.
     """
 
     bwrap: str
     hide: tuple[Path, ...] = ()
+    scratch: tuple[Path, ...] = ()
     read_only: tuple[Path, ...] = ()
     read_write: tuple[Path, ...] = ()
 
 
-def _outermost(paths: Iterable[Path]) -> list[Path]:
-    """Sorted, without duplicates, without paths inside another one, never ``/``."""
-    result: list[Path] = []
-    for path in sorted(set(paths), key=lambda p: (len(p.parts), str(p))):
-        if path == Path("/") or any(path.is_relative_to(kept) for kept in result):
-            continue
-        result.append(path)
-    return result
+def _parents_first(paths: Iterable[Path]) -> list[Path]:
+    """Sorted so that a directory comes before what is inside it; no duplicates, never ``/``."""
+    unique = {p for p in paths if p != Path("/")}
+    return sorted(unique, key=lambda p: (len(p.parts), str(p)))
 
 
 def bwrap_argv(policy: SandboxPolicy, command: list[str], cwd: Path) -> list[str]:
     """``bwrap … -- command``: read-only system, hidden areas, own binds, own PID namespace."""
     argv = [policy.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for path in _outermost(policy.hide):
+    for path in _parents_first((*policy.hide, *policy.scratch)):
         argv += ["--tmpfs", str(path)]
     for path in dict.fromkeys(policy.read_only):
         argv += ["--ro-bind", str(path), str(path)]
     for path in dict.fromkeys(policy.read_write):
         argv += ["--bind", str(path), str(path)]
+    # after the binds (their mount points are made in the tmpfs), which stay writable
+    for path in _parents_first(p for p in policy.hide if p not in policy.scratch):
+        argv += ["--remount-ro", str(path)]
     argv += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--chdir", str(cwd),
              "--", *command]
     return argv
@@ -85,13 +85,34 @@ def cli_install_paths(claude_path: str) -> tuple[Path, ...]:
     return tuple(p for p in dict.fromkeys(paths) if p.exists())
 
 
+def agent_policy(
+    bwrap: str,
+    *,
+    agentchat_home: Path,
+    base_path: Path,
+    claude_path: str,
+    read_only: Iterable[Path] = (),
+    read_write: Iterable[Path] = (),
+) -> SandboxPolicy:
+    """The policy of every agent: hide agentchat's home, all repositories, the service user's
+    home and the per-user runtime dirs (sockets), a private /tmp; bind back what it needs."""
+    hidden = [agentchat_home, base_path, Path.home(), Path("/run/user")]
+    return SandboxPolicy(
+        bwrap,
+        hide=tuple(p.resolve() for p in hidden if p.is_dir()),
+        scratch=(Path("/tmp").resolve(),),
+        read_only=(*cli_install_paths(claude_path), *read_only),
+        read_write=tuple(read_write),
+    )
+
+
 def find_bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
 def probe(bwrap: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     """Start a sandbox like an agent's; None if it works, else bwrap's own words."""
-    policy = SandboxPolicy(bwrap, hide=(Path("/tmp"),))
+    policy = SandboxPolicy(bwrap, hide=(Path("/run"),), scratch=(Path("/tmp"),))
     argv = bwrap_argv(policy, ["true"], Path("/"))
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,

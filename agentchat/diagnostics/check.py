@@ -23,6 +23,8 @@ from xml.sax.saxutils import quoteattr
 
 import attrs
 
+from agentchat.agents.environment import agent_environment
+from agentchat.agents.sandbox import agent_policy, bwrap_argv, detect
 from agentchat.config.model import Config
 from agentchat.workspace import WorkspaceError, list_repos
 from agentchat.xmpp import upload
@@ -363,6 +365,47 @@ async def check_claude(config: Config, timeout: float = 30.0) -> CheckResult:
     return CheckResult(name, True, f"claude {_dotted(version)} at {resolved}")
 
 
+# --------------------------------------------------------------------------- sandbox
+
+
+async def check_sandbox(config: Config, timeout: float = 30.0) -> CheckResult:
+    """Whether agents get a bubblewrap sandbox here, and the CLI runs inside one."""
+    name = "sandbox"
+    status = await asyncio.to_thread(detect, config.agents.sandbox)
+    if status.bwrap is None:
+        # "off" is the operator's choice (ok, with a warning); "auto" without bwrap is ok but
+        # unsafe: say what to change. "on" without a working bwrap is a failure.
+        return CheckResult(name, status.ok and config.agents.sandbox == "off", status.message)
+    claude = config.agents.claude_path
+    resolved = shutil.which(claude) if os.sep not in claude else claude
+    if resolved is None:
+        return CheckResult(name, True, status.message + "; the CLI itself is checked above")
+    policy = agent_policy(status.bwrap, agentchat_home=config.home,
+                          base_path=config.work.base_path, claude_path=claude)
+    env = agent_environment(os.environ, own={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"})
+    argv = bwrap_argv(policy, [resolved, "--version"], Path("/"))
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except OSError as exc:
+        return CheckResult(name, False, f"cannot run {status.bwrap}: {exc.strerror or exc}")
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return CheckResult(name, False, f"{resolved} --version in the sandbox did not finish "
+                                        f"in {timeout:g}s")
+    if proc.returncode != 0:
+        lines = (err or out).decode(errors="replace").strip().splitlines()
+        why = lines[-1] if lines else f"exit code {proc.returncode}"
+        return CheckResult(name, False, f"{resolved} does not run in the sandbox: {why} (is it "
+                                        "installed under a hidden directory it needs?)")
+    return CheckResult(name, True, f"{status.message}; agents see the system read-only, their "
+                                   "own repository and home read-write")
+
+
 # --------------------------------------------------------------------------- work, mcp
 
 
@@ -408,8 +451,8 @@ async def run_checks(
     """All checks, in a fixed order; the config itself was validated by loading it."""
     where = config_source or "defaults and environment"
     results = [CheckResult("config", True, f"valid ({where})")]
-    component, claude = await asyncio.gather(
-        check_prosody_and_uploads(config, timeout), check_claude(config)
+    component, claude, sandbox = await asyncio.gather(
+        check_prosody_and_uploads(config, timeout), check_claude(config), check_sandbox(config)
     )
-    results += [*component, claude, check_work(config), check_mcp_port(config)]
+    results += [*component, claude, sandbox, check_work(config), check_mcp_port(config)]
     return results

@@ -24,6 +24,7 @@ from agentchat.diagnostics.check import (
     check_mcp_port,
     check_prosody,
     check_prosody_and_uploads,
+    check_sandbox,
     check_work,
     format_result,
     run_checks,
@@ -242,6 +243,55 @@ async def test_claude_not_executable(tmp_path: Path) -> None:
     assert not result.ok and f"cannot run {path}" in result.message
 
 
+# --------------------------------------------------------------------------- sandbox
+
+
+def with_sandbox(config: Config, mode: str) -> Config:
+    return attrs.evolve(config, agents=attrs.evolve(config.agents, sandbox=mode))
+
+
+async def test_sandbox_works_here_and_runs_the_cli(work: Path) -> None:
+    result = await check_sandbox(with_sandbox(make_config(1, work=work), "auto"))
+    assert result.ok, result.message
+    assert result.message.startswith("bubblewrap sandbox works (")
+
+
+def fake_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str | None) -> None:
+    """PATH with only a fake ``bwrap`` (``body``), or with no bwrap at all (None)."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    if body is not None:
+        (bin_dir / "bwrap").write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+
+async def test_sandbox_without_user_namespaces_says_what_to_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What bwrap prints in a container that forbids namespaces (seccomp, no userns)."""
+    fake_bwrap(tmp_path, monkeypatch, "echo 'bwrap: No permissions to creating new namespace, "
+               "likely because the kernel does not allow non-privileged user namespaces' >&2; "
+               "exit 1")
+    result = await check_sandbox(with_sandbox(make_config(1), "auto"))
+    assert not result.ok
+    assert "agents run WITHOUT a sandbox" in result.message
+    assert "No permissions to creating new namespace" in result.message
+    assert "seccomp=unconfined" in result.message and 'agents.sandbox to "off"' in result.message
+    on = await check_sandbox(with_sandbox(make_config(1), "on"))
+    assert not on.ok and on.message.startswith('agents.sandbox is "on" but ')
+
+
+async def test_sandbox_missing_bwrap_and_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_bwrap(tmp_path, monkeypatch, None)
+    missing = await check_sandbox(with_sandbox(make_config(1), "auto"))
+    assert not missing.ok and "apt-get install bubblewrap" in missing.message
+    off = await check_sandbox(with_sandbox(make_config(1), "off"))
+    assert off.ok and "without a sandbox" in off.message
+
+
 # --------------------------------------------------------------------------- work, mcp
 
 
@@ -271,7 +321,8 @@ def test_mcp_port_taken() -> None:
 async def test_run_checks_all_ok(target: Target, work: Path) -> None:
     results = await run_checks(make_config(target.component_port, target=target, work=work),
                                config_source="/etc/x.json")
-    assert [r.name for r in results] == ["config", "prosody", "uploads", "claude", "work", "mcp"]
+    assert [r.name for r in results] == ["config", "prosody", "uploads", "claude", "sandbox",
+                                         "work", "mcp"]
     assert all(r.ok for r in results), [format_result(r) for r in results]
     assert results[0].message == "valid (/etc/x.json)"
 
@@ -318,9 +369,10 @@ async def test_cli_check_exit_codes(
     assert lines[2].startswith(f"ok   uploads: upload.{target.domain} gives "
                                f"{target.component_domain} upload slots, files up to ")
     assert lines[3].startswith("ok   claude: claude 2.")
-    assert lines[4] == f"ok   work: {work} has 2 repositories"
-    assert lines[5].startswith("ok   mcp: port ")
-    assert len(lines) == 6
+    assert lines[4].startswith("ok   sandbox: bubblewrap sandbox works (")
+    assert lines[5] == f"ok   work: {work} has 2 repositories"
+    assert lines[6].startswith("ok   mcp: port ")
+    assert len(lines) == 7
 
     write_cli_config(cfg, target, work, "wrong-secret-value")
     code, out, _ = await run_cli("check", "--config", str(cfg), env=cli_env)
