@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import shutil
 import time
 import uuid
 from pathlib import Path
 
+from agentchat.agents import cli_home
 from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
 from agentchat.agents.environment import agent_environment
@@ -230,16 +230,12 @@ class Service:
         secret = secrets.token_urlsafe(32)
         register_secret(secret)
         home = self.agent_home(record.name)
-        config_dir = home / ".claude"
         config_path = self.mcp_config_path(record.name)
         try:
-            config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            config_dir = cli_home.prepare(home, record.session_id, resume=resume)
             config_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_mcp_config(config_path, self.mcp.port, secret,
                              permission_timeout_s=self.config.mcp.permission_timeout_s)
-            _share_login(config_dir)
-            if resume:
-                _adopt_session(config_dir, record.session_id)
         except OSError as exc:
             raise AgentStartError(f"cannot write the agent's files: {describe(exc)}") from None
         self.broker.register_agent(record.name, record.owner, secret, cwd)
@@ -497,37 +493,3 @@ class Service:
                                          "resume.")
             self._restart_notices.clear()
 
-
-def _operator_config_dir() -> Path:
-    """The CLI config dir agentchat's own user has (where ``claude`` logins are stored)."""
-    return Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude").expanduser()
-
-
-def _share_login(config_dir: Path) -> None:
-    """Copy the operator's CLI login (``claude`` /login) into the agent's config dir.
-
-    Agents have their own config dir (so they cannot read each other's sessions); without
-    this an operator who logged in instead of setting ANTHROPIC_API_KEY would get agents that
-    cannot reach the model. A copy is refreshed at every start.
-    """
-    source = _operator_config_dir() / ".credentials.json"
-    if source.is_file() and source.resolve() != (config_dir / source.name).resolve():
-        target = config_dir / source.name
-        shutil.copyfile(source, target)
-        target.chmod(0o600)
-
-
-def _adopt_session(config_dir: Path, session_id: str) -> None:
-    """An agent created before it had its own config dir keeps its conversation on resume.
-
-    The CLI stores a session as ``projects/<cwd as a name>/<id>.jsonl`` in its config dir;
-    copy it from the config dir agentchat's user has, if the agent's own has none.
-    """
-    name = f"{session_id}.jsonl"
-    if any((config_dir / "projects").glob(f"*/{name}")):
-        return
-    for found in (_operator_config_dir() / "projects").glob(f"*/{name}"):
-        target = config_dir / "projects" / found.parent.name / name
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.copyfile(found, target)
-        return

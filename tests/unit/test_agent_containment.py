@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agentchat.agents import cli_home
 from agentchat.agents.environment import CLAUDE_CODE, Declared, agent_environment, allowed
 from agentchat.agents.sandbox import SandboxPolicy, agent_policy, bwrap_argv, cli_install_paths
 from agentchat.config.load import FIELDS, HOME_ENV
@@ -160,3 +161,29 @@ def test_recheck_refuses_a_repository_swapped_for_a_symlink(tmp_path: Path) -> N
     repo.unlink()
     with pytest.raises(WorkspaceError, match="no repository 'repo'"):
         recheck_repo(base, "repo", repo)
+
+
+# --------------------------------------------------------------------------- the agent's CLI home
+
+
+def test_cli_home_is_private_and_carries_the_login_and_old_sessions(tmp_path: Path) -> None:
+    operator = tmp_path / "operator-claude"
+    (operator / "projects" / "-w-proj").mkdir(parents=True)
+    (operator / "projects" / "-w-proj" / "sid.jsonl").write_text("{}\n")
+    (operator / ".credentials.json").write_text('{"token": "t"}')
+    home, env = tmp_path / "agents" / "swift-fox", {"CLAUDE_CONFIG_DIR": str(operator)}
+    config_dir = cli_home.prepare(home, "sid", resume=True, env=env)
+    assert config_dir == home / ".claude" and (config_dir.stat().st_mode & 0o777) == 0o700
+    assert (config_dir / ".credentials.json").read_text() == '{"token": "t"}'
+    assert (config_dir / ".credentials.json").stat().st_mode & 0o777 == 0o600
+    assert (config_dir / "projects" / "-w-proj" / "sid.jsonl").read_text() == "{}\n"
+    # the agent's own session is never overwritten by the operator's copy
+    (config_dir / "projects" / "-w-proj" / "sid.jsonl").write_text("newer\n")
+    cli_home.prepare(home, "sid", resume=True, env=env)
+    assert (config_dir / "projects" / "-w-proj" / "sid.jsonl").read_text() == "newer\n"
+
+
+def test_cli_home_without_an_operator_login(tmp_path: Path) -> None:
+    config_dir = cli_home.prepare(tmp_path / "a", "sid", resume=False,
+                                  env={"CLAUDE_CONFIG_DIR": str(tmp_path / "none")})
+    assert list(config_dir.iterdir()) == []

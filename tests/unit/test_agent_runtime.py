@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from pathlib import Path
 
-from agentchat.agents.adapter import LaunchSpec
+from agentchat.agents.adapter import AgentStartError, LaunchSpec
 from agentchat.agents.events import AssistantText, ProcessExited, ToolCall, TurnFinished
 from agentchat.agents.pool import ProcessPool
 from agentchat.agents.runtime import Agent
@@ -168,3 +169,25 @@ async def test_a_silent_turn_is_reported_not_waited_on_forever() -> None:
     count = sum("No output" in b for b in port.bodies())
     await agent.handle_owner_text("status")  # the timer is off after the turn
     assert sum("No output" in b for b in port.bodies()) == count
+
+
+async def test_a_start_that_fails_before_the_process_gives_the_slot_back() -> None:
+    """A full disk or a swapped repository while preparing the start: the owner is told, the
+    pool keeps no slot for a process that never ran."""
+    port = FakePort()
+    pool = ProcessPool(1)
+    agent = make_agent(port, pool)
+    failures: list[Exception] = [OSError(errno.ENOSPC, "No space left on device", "/h/a"),
+                                 AgentStartError("the repository is not usable any more: x")]
+
+    def failing_spec(rec: AgentRecord, resume: bool) -> LaunchSpec:
+        raise failures.pop(0)
+
+    agent._spec_factory = failing_spec
+    await agent.handle_owner_text("hello")
+    assert port.bodies()[-1] == ("⚠️ Not delivered: the agent could not be started: disk full "
+                                 "(/h/a)")
+    assert pool.live == 0 and not agent.live
+    await agent.handle_owner_text("again")
+    assert port.bodies()[-1].endswith("the repository is not usable any more: x")
+    assert pool.live == 0
