@@ -234,3 +234,22 @@ async def test_sigterm_with_an_unwritable_state_dir_exits_0_and_says_so(
         await client.expect(agent, "agentchat is shutting down")
     finally:
         await svc.ensure_stopped()
+
+
+async def test_sandbox_on_without_bwrap_refuses_to_start(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic,
+) -> None:
+    """An operator who asked for the sandbox never gets agents without one."""
+    env = service_env(prosody, tmp_path / "home", make_workspace(tmp_path), AGENTS_SANDBOX="on")
+    (tmp_path / "empty-bin").mkdir()
+    env["PATH"] = str(tmp_path / "empty-bin")  # no bwrap to be found
+    svc = ServiceProcess(env)
+    await svc.start_only()
+    try:
+        code = await svc.wait()
+        output = "\n".join(svc.log)
+        assert code == 2, output
+        assert 'agents.sandbox is "on" but bwrap not found (install bubblewrap' in output
+        assert "Traceback" not in output
+    finally:
+        await svc.ensure_stopped()
