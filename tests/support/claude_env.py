@@ -19,9 +19,10 @@ class _HasBaseUrl(Protocol):
 def claude_env(tmp_path: Path, api: _HasBaseUrl) -> dict[str, str]:
     """Variables that point the CLI at ``api`` and keep it offline, quiet and isolated.
 
-    Added on top of the test process's environment (the adapter does
-    ``os.environ | spec.env``), so anything inherited that could route traffic
-    elsewhere or share state is overridden here.
+    Set on top of the allow-listed part of the test process's environment (see
+    ``agentchat/agents/environment.py``), so anything inherited that could route traffic
+    elsewhere is overridden here. Given to a ``Service`` as ``agent_env``, these go through the
+    allow-list too, and HOME / CLAUDE_CONFIG_DIR become each agent's own.
     """
     home = tmp_path / "claude-home"
     home.mkdir(parents=True, exist_ok=True)
