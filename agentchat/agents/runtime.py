@@ -530,6 +530,11 @@ class Agent:
         """An answer as the owner would type it ('a1b2 yes'); the reply, or None if not one."""
         return self._gate.answer(self.name, text, self.owner) if self._gate is not None else None
 
+    def workdir(self) -> Path:
+        """The working directory as it is now; ``WorkspaceError`` if it is not usable any more
+        (files are read from and written to it by agentchat itself, outside any sandbox)."""
+        return self._locate(self.record) if self._locate is not None else Path(self.record.cwd)
+
     def plan_text(self) -> str | None:
         """The plan ExitPlanMode asks about: the CLI sends it in a file, not in the request."""
         if self.plan_file is None:
@@ -560,7 +565,7 @@ class Agent:
             if self.started_at is not None else "not running"
         )
         try:
-            where = str(self._locate(r)) if self._locate is not None else r.cwd
+            where = str(self.workdir())
         except WorkspaceError as exc:
             where = f"⚠️ {exc}"
         lines = [

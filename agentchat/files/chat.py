@@ -17,6 +17,15 @@ from agentchat.files.media import human_size
 from agentchat.files.transfer import FileRefused, FileTransfers, SentFile
 from agentchat.permissions.mcp_app import FileToolError
 from agentchat.state.model import AgentStatus
+from agentchat.workspace import WorkspaceError
+
+
+def _tree(agent: Agent) -> Path:
+    """The agent's working tree, checked now: never a repository swapped for a symlink."""
+    try:
+        return agent.workdir()
+    except WorkspaceError as exc:
+        raise FileRefused(str(exc)) from None
 
 
 class FileChat:
@@ -32,7 +41,7 @@ class FileChat:
             await agent.deliver(body)  # says it has ended
             return
         try:
-            received = await self.transfers.receive(Path(agent.record.cwd), url)
+            received = await self.transfers.receive(_tree(agent), url)
         except FileRefused as exc:
             agent.say(f"⚠️ {exc}")
             return
@@ -43,7 +52,7 @@ class FileChat:
 
     async def _send(self, agent: Agent, path: str, caption: str = "") -> SentFile:
         """Upload a file of ``agent``'s tree as the agent and send its owner the link."""
-        sent = await self.transfers.send(Path(agent.record.cwd), path, self._jid_of(agent.name))
+        sent = await self.transfers.send(_tree(agent), path, self._jid_of(agent.name))
         note = f"📎 {one_line(sent.relative)} ({human_size(sent.size)})"
         caption = guard_agent_text(caption.strip())  # the agent's words: cannot pose as a prompt
         agent.say(f"{note}\n{caption}" if caption else note)

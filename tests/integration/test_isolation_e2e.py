@@ -158,6 +158,9 @@ async def test_repository_swapped_for_a_symlink_is_refused_at_resume(
         status = await client.expect(agent, "Repository: my-project (⚠️ the repository is not "
                                             "usable any more")
         assert f"({repo})" not in status["body"]
+        client.send(agent, "get etc/hostname")  # agentchat itself reads no file through it
+        await client.expect(agent, "⚠️ the repository is not usable any more: 'my-project' "
+                                   "leads outside ")
 
         repo.unlink()  # put it back: the agent resumes where it was
         repo.with_name("my-project.moved").rename(repo)
