@@ -492,4 +492,3 @@ class Service:
                 self._manager_say(owner, f"agentchat restarted: {listed}; send a message to "
                                          "resume.")
             self._restart_notices.clear()
-
