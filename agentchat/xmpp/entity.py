@@ -96,8 +96,15 @@ class EntityFeatures:
         return result
 
     async def disco_items(self, jid: Any, node: Any, ifrom: Any, data: Any) -> Any:
-        """Only the command list has items, and only for those who may run the commands."""
+        """Only the command list has items, and only for those who may run the commands.
+
+        The answer repeats the queried ``node`` (XEP-0030 §4.2; slixmpp leaves it out, and
+        clients such as Converse.js then find no commands). disco#info answers get it from
+        slixmpp itself.
+        """
         items = self._xmpp.plugin["xep_0030"].stanza.DiscoItems()
+        if node:
+            items["node"] = node
         contact = self._contact(jid)
         if (node == COMMANDS_NS and contact is not None and self.commands is not None
                 and self._allowed(contact, ifrom)):

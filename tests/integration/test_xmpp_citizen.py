@@ -76,10 +76,19 @@ async def command(client: ChatClient, to: str, node: str, *, action: str | None 
     return await client.iq(iq)
 
 
+def disco_query(reply: Any, ns: str, node: str | None) -> ET.Element:
+    """The ``<query/>`` of a disco result, checked against XEP-0030: present, and repeating the
+    queried node (Converse.js, for one, ignores an answer without it)."""
+    assert reply["type"] == "result", f"disco query failed: {reply}"
+    query = reply.xml.find(f"{{{ns}}}query")
+    assert query is not None, f"no <query/> in {reply}"
+    assert query.get("node") == node, f"node {node!r} not repeated in {reply}"
+    return query
+
+
 def command_items(reply: Any) -> list[tuple[str, str, str]]:
-    """(jid, node, name) of a disco#items reply, in document order."""
-    assert reply["type"] == "result", f"disco#items failed: {reply}"
-    query = reply.xml.find(f"{{{DISCO_ITEMS}}}query")
+    """(jid, node, name) of a disco#items reply to the commands node, in document order."""
+    query = disco_query(reply, DISCO_ITEMS, CMD_NS)
     return [(i.get("jid", ""), i.get("node", ""), i.get("name", ""))
             for i in query.findall(f"{{{DISCO_ITEMS}}}item")]
 
@@ -291,6 +300,12 @@ async def test_manager_ad_hoc_commands(
         assert {i[:2] for i in node_info["disco_info"]["identities"]} == {
             ("automation", "command-node")}
         assert CMD_NS in node_info["disco_info"]["features"]
+        # Every answer repeats the node it was asked about, or has none if none was asked.
+        for ns in (DISCO_INFO, DISCO_ITEMS):
+            for node in (None, CMD_NS, "new-agent"):
+                disco_query(await disco(owner, MANAGER, ns, node), ns, node)
+        disco_query(await disco(owner, MANAGER, DISCO_ITEMS, "no-such-node"), DISCO_ITEMS,
+                    "no-such-node")
 
         empty = cmd_of(await command(owner, MANAGER, "list-agents"))
         assert empty.get("status") == "completed"
