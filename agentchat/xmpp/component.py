@@ -31,6 +31,7 @@ from agentchat.chat.status import status_text
 from agentchat.chat.textpolicy import for_log, scrub
 from agentchat.xmpp.directory import Contact, Directory, Inbound, PresenceInfo, refusal
 from agentchat.xmpp.entity import EntityFeatures
+from agentchat.xmpp.presence_memory import PresenceMemory, Slot
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.keepalive_interval = KEEPALIVE_INTERVAL
         self.keepalive_timeout = KEEPALIVE_TIMEOUT
         self._keepalive_task: asyncio.Task[None] | None = None
-        self._last_presence: dict[tuple[str, str], PresenceInfo] = {}
+        self._sent_presence = PresenceMemory()  # see _emit_presence
         self._write_buffer: list[str] = []  # see send_raw
         self._last_write: list[str] = []  # the stanzas of the latest socket write
         self._stream_error: str | None = None  # condition of a stream error on this link
@@ -171,6 +172,9 @@ class AgentComponent(slixmpp.ComponentXMPP):
     def _on_disconnected(self, _event: Any) -> None:
         was_online = self.online
         self.online = False
+        # Prosody may come back with nothing: everything is news again (and what is queued
+        # while offline is remembered afresh, so the re-announce after connecting skips it).
+        self._sent_presence.clear()
         self._write_buffer.clear()  # never written into the next connection's stream
         self.connected_event.clear()
         self.disconnected_event.set()
@@ -390,19 +394,27 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self, local: str, to: str, *, show: Show | None, status: str | None,
         available: bool = True,
     ) -> None:
-        info = PresenceInfo(available, show, status)
-        if self._last_presence.get((local, to)) == info:
-            return  # unchanged: don't make every client redraw the roster
-        self._send_presence(local, to, info)
+        self._send_presence(local, to, PresenceInfo(available, show, status))
 
     def _send_presence(self, local: str, to: str, info: PresenceInfo) -> None:
-        self._last_presence[(local, to)] = info
-        self._emit(self._presence_stanza(local, to, info))
+        self._emit_presence(local, to, "status", info,
+                            lambda: self._presence_stanza(local, to, info))
+
+    def _emit_presence(self, local: str, to: str, slot: Slot, value: Any,
+                       build: Any) -> None:
+        """The one place presences leave: an identical one to the same JID is not repeated
+        (presence_memory.py says when "identical" is forgotten). ``build`` makes the stanza,
+        only if it is sent."""
+        if self._sent_presence.is_news(local, to, slot, value):
+            self._emit(build())
 
     def subscribe(self, local: str, to: str, nick: str) -> None:
-        pres = self.make_presence(pto=to, pfrom=self.jid_of(local), ptype="subscribe")
-        _add_nick(pres, nick)
-        self._emit(pres)
+        def build() -> Presence:
+            pres = self.make_presence(pto=to, pfrom=self.jid_of(local), ptype="subscribe")
+            _add_nick(pres, nick)
+            return pres
+
+        self._emit_presence(local, to, "subscription", "subscribe", build)
 
     def probe(self, local: str, to: str) -> None:
         """Ask for ``to``'s presence (after a reconnect we know nothing about our users)."""
@@ -513,22 +525,35 @@ class AgentComponent(slixmpp.ComponentXMPP):
         if ptype == "error":
             return
         contact, sender = self._resolve(pres)
+        if ptype == "unavailable":
+            self._sent_presence.forget_user(sender)  # their next session knows nothing
         if contact is None or not self.directory.allowed(contact, sender):
-            if ptype in ("subscribe", "probe"):
-                reply = self.make_presence(pto=pres["from"].bare, pfrom=pres["to"],
-                                           ptype="unsubscribed" if ptype == "subscribe"
-                                           else "error")
-                if ptype == "probe":
-                    etype, condition, _text = refusal(contact, str(pres["to"].local))
-                    reply["error"]["type"] = etype
-                    reply["error"]["condition"] = condition
+            if ptype == "subscribe":
+                # Keyed by the address asked (strangers get one answer, agent or not).
+                self._emit_presence(
+                    str(pres["to"].bare), sender, "subscription", "unsubscribed",
+                    lambda: self.make_presence(pto=sender, pfrom=pres["to"],
+                                               ptype="unsubscribed"))
+            elif ptype == "probe":  # an error answers one request: never suppressed
+                reply = self.make_presence(pto=sender, pfrom=pres["to"], ptype="error")
+                etype, condition, _text = refusal(contact, str(pres["to"].local))
+                reply["error"]["type"] = etype
+                reply["error"]["condition"] = condition
                 self._emit(reply)
             return
         if ptype == "subscribe":
-            self._emit(self.make_presence(pto=sender, pfrom=self.jid_of(contact.local),
-                                          ptype="subscribed"))
+            self._emit_presence(
+                contact.local, sender, "subscription", "subscribed",
+                lambda: self.make_presence(pto=sender, pfrom=self.jid_of(contact.local),
+                                           ptype="subscribed"))
             self.announce(contact, sender)
-        elif ptype == "probe" or (ptype == "available" and not pres["to"].resource):
+        elif ptype in ("unsubscribe", "unsubscribed"):
+            self._sent_presence.forget(contact.local, sender)  # a new subscribe is news
+        elif ptype == "probe":
+            # A client of theirs came online and asks: answer even if it is what we sent.
+            self._sent_presence.forget(contact.local, sender, "status")
+            self.announce(contact, sender)
+        elif ptype == "available" and not pres["to"].resource:
             self.announce(contact, sender)
 
     # ------------------------------------------------------------------ receipts

@@ -178,6 +178,28 @@ async def test_presence_follows_the_agent_state_and_carries_caps(
     await presence_with(client, MANAGER, None, "0 agents running · send help")
 
 
+async def test_repeated_subscribes_get_no_duplicate_presence_and_probes_are_answered(
+    service: Service, make_user, connect_client: ClientPool,
+) -> None:
+    account = make_user()
+    client = await connect_client(account)
+    for _ in range(3):
+        client.xmpp.send_presence(pto=MANAGER, ptype="subscribe")
+    # The component answers in order: once the reply to this is in, so are the presences.
+    client.send(MANAGER, "help")
+    await client.expect(MANAGER, "Commands:")
+    seen = [(p["type"], p["show"], p["status"]) for p in client.history
+            if p.name == "presence" and jid_matches(p["from"], MANAGER)]
+    assert seen.count(("available", "", "0 agents running · send 'help'")) == 1, seen
+    assert len(seen) == len(set(seen)), f"repeated presences: {seen}"
+
+    # A new session of the same user: Prosody probes on its behalf, and the probe is answered
+    # although the presence is the one already sent to this JID.
+    await client.disconnect()
+    again = await connect_client(account, resource="again")
+    await presence_with(again, MANAGER, None, "0 agents running · send 'help'")
+
+
 async def test_idle_agent_shows_xa(
     prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
     connect_client: ClientPool, component_free: None,
