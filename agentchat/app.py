@@ -17,6 +17,8 @@ from agentchat.prosody.embedded import EmbeddedProsody, ProsodySettings
 from agentchat.prosody.ports import free_port
 from agentchat.service import Service
 from agentchat.state.store import StateError
+from agentchat.web.page import PageSettings
+from agentchat.web.site import WebClientError, find_converse_dist, write_site
 
 log = logging.getLogger("agentchat")
 
@@ -39,12 +41,28 @@ def _port_or_free(preferred: int) -> int:
 
 
 def _files_http_port() -> int:
-    """The private server's upload service (files both ways) on loopback, 5280 if free."""
+    """The private server's HTTP port, 5280 if free: its upload service (files both ways) and
+    the web client."""
     return _port_or_free(5280)
 
 
+def _web_site(home: Path, domain: str, loaded: LoadedConfig, demo_jid: str) -> Path | None:
+    """The web client's page under ``home/web`` (rewritten at every start), or None if it is
+    switched off (``web.client``) or Converse.js is not installed (a warning says so)."""
+    if not loaded.config.web.client:
+        return None
+    try:
+        dist = find_converse_dist()
+    except WebClientError as exc:
+        log.warning("no web client: %s", exc)
+        return None
+    page = PageSettings(domain=domain, manager_jid=loaded.config.manager_jid, jid=demo_jid)
+    return write_site(home / "web", page, dist, link=True)
+
+
 def start_embedded(env: dict[str, str]) -> tuple[EmbeddedProsody, LoadedConfig, str, str]:
-    """A private Prosody for a quick start: domain ``localhost``, a demo account, saved secrets.
+    """A private Prosody for a quick start: domain ``localhost``, a demo account, saved secrets,
+    and (unless switched off) the web client.
 
     Returns the Prosody, the config pointing at it, and the demo JID and password.
     """
@@ -64,30 +82,38 @@ def start_embedded(env: dict[str, str]) -> tuple[EmbeddedProsody, LoadedConfig, 
         json.dump({"componentSecret": secret, "demoPassword": password}, fh)
     register_secret(secret)
     domain = env.get("XMPP_DOMAIN") or "localhost"
-    settings = ProsodySettings(
-        domain=domain,
-        component_domain=f"agents.{domain}",
-        component_secret=secret,
-        c2s_port=_port_or_free(5222),
-        component_port=free_port(),
-        c2s_interface=env.get("EMBEDDED_C2S_INTERFACE", "127.0.0.1"),
-        http_port=_files_http_port(),
-    )
-    prosody = EmbeddedProsody(home / "prosody", settings)
-    prosody.start()
-    prosody.register("demo", password)
+    component_port = free_port()
     base = Path(env.get("WORK_BASE_PATH") or "~/work").expanduser()
     base.mkdir(parents=True, exist_ok=True)
     overrides = dict(env)
     overrides.update(
         XMPP_HOST="127.0.0.1",
-        XMPP_PORT=str(settings.component_port),
+        XMPP_PORT=str(component_port),
         XMPP_DOMAIN=domain,
         XMPP_COMPONENT_SECRET=secret,
         WORK_BASE_PATH=str(base),
     )
     loaded = load_config(None, overrides)
-    return prosody, loaded, f"demo@{domain}", password
+    demo_jid = f"demo@{domain}"
+    web_root = _web_site(home, domain, loaded, demo_jid)
+    c2s_port = _port_or_free(5222)
+    http_port = _files_http_port()  # files and, unless switched off, the web client
+    while http_port in (c2s_port, component_port):
+        http_port = free_port()
+    settings = ProsodySettings(
+        domain=domain,
+        component_domain=f"agents.{domain}",
+        component_secret=secret,
+        c2s_port=c2s_port,
+        component_port=component_port,
+        c2s_interface=env.get("EMBEDDED_C2S_INTERFACE", "127.0.0.1"),
+        http_port=http_port,
+        web_root=str(web_root) if web_root is not None else None,
+    )
+    prosody = EmbeddedProsody(home / "prosody", settings)
+    prosody.start()
+    prosody.register("demo", password)
+    return prosody, loaded, demo_jid, password
 
 
 async def serve(service: Service, stop: asyncio.Event) -> None:
@@ -117,6 +143,9 @@ def run(loaded: LoadedConfig | None, log_level: str) -> int:
                 f"agentchat: then chat with {loaded.config.manager_jid} and send 'help'.",
                 flush=True,
             )
+            if prosody.web_url is not None:
+                print(f"agentchat: or chat in your browser: {prosody.web_url} "
+                      f"(log in as {demo_jid} with the same password).", flush=True)
         return asyncio.run(_main(loaded))
     except ConfigError as exc:
         print(f"agentchat: config error: {exc}", file=sys.stderr)

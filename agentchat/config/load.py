@@ -172,9 +172,12 @@ FIELDS: tuple[_Field, ...] = (
     _Field("access", "allowedJids", "allowed_jids", "ALLOWED_JIDS", "list", None),
     _Field("files", "maxSize", "max_size", "FILES_MAX_SIZE", "int", _at_least_one),
     _Field("files", "downloadHosts", "download_hosts", "FILES_DOWNLOAD_HOSTS", "list", None),
+    _Field("web", "client", "client", "WEB_CLIENT", "bool"),
 )
 
-SECTIONS: tuple[str, ...] = ("xmpp", "manager", "mcp", "work", "agents", "access", "files")
+SECTIONS: tuple[str, ...] = (
+    "xmpp", "manager", "mcp", "work", "agents", "access", "files", "web",
+)
 
 # Seed keys that a component-based agentchat does not need; accepted so seed configs start.
 OBSOLETE_KEYS: Mapping[tuple[str, str], str] = {

@@ -84,6 +84,13 @@ class FilesConfig:
 
 
 @attrs.frozen
+class WebConfig:
+    # Serve the Converse.js web client from the private Prosody of ``agentchat run`` (and the
+    # container's), and print its block in ``agentchat prosody-config``. Off: XMPP clients only.
+    client: bool = True
+
+
+@attrs.frozen
 class Config:
     xmpp: XmppConfig = XmppConfig()
     manager: ManagerConfig = ManagerConfig()
@@ -92,6 +99,7 @@ class Config:
     agents: AgentsConfig = AgentsConfig()
     access: AccessConfig = AccessConfig()
     files: FilesConfig = FilesConfig()
+    web: WebConfig = WebConfig()
     home: Path = Path("~/.agent-chat")  # AGENT_CHAT_HOME: config.json, state, audit log
 
     @property

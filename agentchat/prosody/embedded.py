@@ -76,14 +76,19 @@ class EmbeddedProsody:
         c2s_interface: str = "127.0.0.1",
         extra_components: tuple[tuple[str, str], ...] = (),
         files: bool = True,
+        web_root: Path | None = None,
     ) -> Self:
-        """A server on ports that were free a moment ago (``start`` reports a lost race);
-        ``files``: also the upload service ``upload.<domain>`` on a loopback HTTP port."""
+        """A server on ports that were free a moment ago (``start`` reports a lost race).
+
+        ``files``: also the upload service ``upload.<domain>`` on an HTTP port; ``web_root``:
+        also serve that directory (agentchat.web.site) and a websocket on the same port.
+        """
         c2s_port = free_port()
         component_port = free_port()
         while component_port == c2s_port:
             component_port = free_port()
-        http_port = _files_port((c2s_port, component_port)) if files else None
+        wants_http = files or web_root is not None
+        http_port = _files_port((c2s_port, component_port)) if wants_http else None
         settings = ProsodySettings(
             domain=domain,
             component_domain=component_domain,
@@ -93,6 +98,7 @@ class EmbeddedProsody:
             c2s_interface=c2s_interface,
             extra_components=extra_components,
             http_port=http_port,
+            web_root=str(web_root) if web_root is not None else None,
         )
         return cls(base_dir, settings)
 
@@ -131,6 +137,15 @@ class EmbeddedProsody:
     @property
     def component_host(self) -> str:
         return "127.0.0.1"
+
+    @property
+    def web_url(self) -> str | None:
+        """The web client's address, if this server serves it."""
+        port = self._settings.http_port
+        if port is None or self._settings.web_root is None:
+            return None
+        host = self.c2s_host
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
     @property
     def running(self) -> bool:
@@ -266,16 +281,16 @@ class EmbeddedProsody:
         probes prove the hosts are loaded and the event loop is running.
         """
         s = self._settings
+        services = [("c2s", s.c2s_interface, s.c2s_port),
+                    ("component", "127.0.0.1", s.component_port)]
+        if s.http_port is not None:
+            services.append(("http", s.http_interface, s.http_port))
         bound = [
             re.compile(
                 rb"Activated service '%s' on .*\[%s\]:%d\b"
                 % (service.encode(), re.escape(iface.encode()), port)
             )
-            for service, iface, port in (
-                ("c2s", s.c2s_interface, s.c2s_port),
-                ("component", "127.0.0.1", s.component_port),
-                *((("http", "127.0.0.1", s.http_port),) if s.http_port is not None else ()),
-            )
+            for service, iface, port in services
         ]
         c2s_header = (
             "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
