@@ -60,6 +60,9 @@ def converse_settings(page: PageSettings) -> dict[str, object]:
         "autocomplete_providers_url": "",
         "xmpp_providers_url": "",
         "use_system_emojis": True,
+        # The reaction picker offers the answers to a permission prompt first.
+        "popular_emojis": [":thumbsup:", ":thumbsdown:", ":white_check_mark:", ":x:",
+                           ":heart:"],
         "play_sounds": False,
         "show_desktop_notifications": False,
         "show_client_info": False,
