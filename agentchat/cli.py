@@ -1,4 +1,4 @@
-"""Command line: ``agentchat run | check | prosody-config``.
+"""Command line: ``agentchat run | check | prosody-config | web-client``.
 
 Config errors end the process with one line and exit code 2 (never a traceback), so a
 typo in config.json or the environment is obvious from the service manager's log.
@@ -24,6 +24,7 @@ from agentchat.config.load import (
 from agentchat.logging_setup import LEVELS, register_secret, setup_logging
 
 EXIT_CONFIG = 2
+DEFAULT_WEB_ROOT = Path("/var/lib/agentchat/web")
 PROG = "agentchat"
 
 log = logging.getLogger("agentchat")
@@ -50,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
         "prosody-config", help="print the Component block to add to prosody.cfg.lua"
     )
     prosody.add_argument("--config", type=Path, metavar="PATH", help=config_help)
+    prosody.add_argument(
+        "--web-root", type=Path, metavar="DIR", default=DEFAULT_WEB_ROOT,
+        help=f"where the web client's files are (default: {DEFAULT_WEB_ROOT})",
+    )
+
+    web = sub.add_parser(
+        "web-client", help="write the web client (Converse.js, preconfigured) into DIR",
+    )
+    web.add_argument("dir", type=Path, metavar="DIR",
+                     help="a directory Prosody serves (created; rewritten if it exists)")
+    web.add_argument("--config", type=Path, metavar="PATH", help=config_help)
+    web.add_argument("--jid", default="", metavar="JID",
+                     help="fill this address into the login form")
     return parser
 
 
@@ -88,15 +102,37 @@ def _cmd_check(config_path: Path | None) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def _cmd_prosody_config(config_path: Path | None) -> int:
+def _cmd_prosody_config(config_path: Path | None, web_root: Path) -> int:
     loaded = load_config(config_path, os.environ)
     _print_notices(loaded)
-    from agentchat.prosody.config_text import render_component_block
+    from agentchat.prosody.config_text import render_component_block, render_web_client_block
 
     xmpp = loaded.config.xmpp
     text = render_component_block(xmpp.component_domain, xmpp.component_secret, xmpp.port,
                                   xmpp.domain)
+    if loaded.config.web.client:
+        text += "\n" + render_web_client_block(xmpp.domain, str(web_root.absolute()))
     print(text.rstrip("\n"))
+    return 0
+
+
+def _cmd_web_client(config_path: Path | None, dest: Path, jid: str) -> int:
+    loaded = load_config(config_path, os.environ)
+    _print_notices(loaded)
+    from agentchat.web.page import PageSettings
+    from agentchat.web.site import WebClientError, find_converse_dist, served_size, write_site
+
+    try:
+        dist = find_converse_dist()
+    except WebClientError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    page = PageSettings(domain=loaded.config.xmpp.domain, manager_jid=loaded.config.manager_jid,
+                        jid=jid)
+    write_site(dest, page, dist)
+    print(f"{PROG}: wrote the web client for {page.domain} to {dest} "
+          f"({served_size(dist) / 1e6:.1f} MB); serve it with Prosody: "
+          f"see `{PROG} prosody-config`")
     return 0
 
 
@@ -108,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args.config, args.log_level)
         if args.command == "check":
             return _cmd_check(args.config)
-        return _cmd_prosody_config(args.config)
+        if args.command == "prosody-config":
+            return _cmd_prosody_config(args.config, args.web_root)
+        return _cmd_web_client(args.config, args.dir, args.jid)
     except ConfigError as exc:
         print(f"{PROG}: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

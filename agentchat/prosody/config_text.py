@@ -183,13 +183,14 @@ def render_web_client_block(domain: str, web_root: str, http_port: int = 5280,
 -- 1. Write the page (Converse.js and its settings for this deployment, ~7 MB):
 --        agentchat web-client {web_root}
 --    (again after upgrading agentchat). The files hold no secret: readable by prosody.
+-- These lines go to two places, so they are comments: paste them without the "--".
 -- 2. In the GLOBAL section (before any VirtualHost): Prosody's HTTP server. Browsers need
 --    TLS to reach it from another machine: use https_ports (the certificate of your
 --    VirtualHost is used), or a TLS reverse proxy to http_ports on loopback and
---        consider_websocket_secure = true
-http_ports = {{ {http_port:d} }}
-http_interfaces = {{ "127.0.0.1" }}
-https_ports = {{ {https_port:d} }}
+--    consider_websocket_secure = true.
+--        http_ports = {{ {http_port:d} }}
+--        http_interfaces = {{ "127.0.0.1" }}
+--        https_ports = {{ {https_port:d} }}
 -- 3. In YOUR VirtualHost (add the two modules to its modules_enabled if it has one):
 --    VirtualHost {lua_string(domain)}
 {render_web_client_lines(web_root, "--        ")}\

@@ -127,7 +127,8 @@ async def test_newcomer_in_the_browser_creates_an_agent_answers_prompts_and_runs
         # The agent's subscription request is accepted by the page (auto_subscribe: Converse's
         # own "accept" never subscribes back), so its presence shows in the roster.
         await in_browser(browser.contact, agent)
-        await in_browser(browser.wait, lambda: browser.contact_show(agent) not in ("offline", "none"),
+        await in_browser(browser.wait,
+                         lambda: browser.contact_show(agent) not in ("offline", "none"),
                          f"{agent} available in the roster")
         await in_browser(browser.screenshot, shots / "web-client-manager.png")
 

@@ -114,6 +114,43 @@ def test_prosody_config_prints_component_block(
     assert "15347" in result.stdout
 
 
+def test_prosody_config_adds_the_web_client_block_unless_switched_off(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    home, work = setup
+    cfg = write_config(tmp_path / "c.json", work)
+    result = agentchat("prosody-config", "--config", str(cfg), "--web-root", "/srv/chat",
+                       env=clean_env(home))
+    assert result.returncode == 0, result.stderr
+    assert "agentchat web-client /srv/chat" in result.stdout
+    assert 'http_files_dir = "/srv/chat"' in result.stdout
+    assert 'websocket = "/xmpp-websocket"' in result.stdout
+    assert 'VirtualHost "chat.example.com"' in result.stdout
+    off = agentchat("prosody-config", "--config", str(cfg), env=clean_env(home, WEB_CLIENT="0"))
+    assert off.returncode == 0, off.stderr
+    assert "http_files" not in off.stdout and "chat.example.com" in off.stdout
+
+
+def test_web_client_writes_a_preconfigured_copy(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    home, work = setup
+    cfg = write_config(tmp_path / "c.json", work)
+    dest = tmp_path / "site"
+    result = agentchat("web-client", str(dest), "--config", str(cfg),
+                       "--jid", "me@chat.example.com", env=clean_env(home))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote the web client for chat.example.com to {dest}" in result.stdout
+    script = (dest / "agentchat-web.js").read_text()
+    assert '"manager@agents.chat.example.com"' in script and '"me@chat.example.com"' in script
+    assert (dest / "index.html").is_file()
+    converse = dest / "converse"
+    assert not converse.is_symlink() and (converse / "converse.min.js").is_file()
+    assert not list(converse.rglob("*.map"))  # a copy without what browsers never load
+    missing = agentchat("web-client", str(tmp_path / "x"), "--config", str(cfg),
+                        env=clean_env(home, CONVERSE_DIST=str(tmp_path / "nowhere")))
+    assert missing.returncode == 1 and "run scripts/bootstrap" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
 def test_notices_for_seed_keys_go_to_stderr(setup: tuple[Path, Path], tmp_path: Path) -> None:
     home, work = setup
     cfg = write_config(tmp_path / "c.json", work, adminPassword="pw")
