@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--config", type=Path, metavar="PATH", help=config_help)
     web.add_argument("--jid", default="", metavar="JID",
                      help="fill this address into the login form")
+    web.add_argument("--https-port", type=int, metavar="PORT",
+                     help="send browsers that come over plain HTTP to HTTPS on this port")
     return parser
 
 
@@ -116,7 +118,8 @@ def _cmd_prosody_config(config_path: Path | None, web_root: Path) -> int:
     return 0
 
 
-def _cmd_web_client(config_path: Path | None, dest: Path, jid: str) -> int:
+def _cmd_web_client(config_path: Path | None, dest: Path, jid: str,
+                    https_port: int | None) -> int:
     loaded = load_config(config_path, os.environ)
     _print_notices(loaded)
     from agentchat.web.page import PageSettings
@@ -128,7 +131,7 @@ def _cmd_web_client(config_path: Path | None, dest: Path, jid: str) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     page = PageSettings(domain=loaded.config.xmpp.domain, manager_jid=loaded.config.manager_jid,
-                        jid=jid)
+                        jid=jid, https_port=https_port)
     write_site(dest, page, dist)
     print(f"{PROG}: wrote the web client for {page.domain} to {dest} "
           f"({served_size(dist) / 1e6:.1f} MB); serve it with Prosody: "
@@ -146,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args.config)
         if args.command == "prosody-config":
             return _cmd_prosody_config(args.config, args.web_root)
-        return _cmd_web_client(args.config, args.dir, args.jid)
+        return _cmd_web_client(args.config, args.dir, args.jid, args.https_port)
     except ConfigError as exc:
         print(f"{PROG}: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -34,6 +34,9 @@ class PageSettings:
     domain: str  # the users' XMPP domain: "alice" in the login form means alice@<domain>
     manager_jid: str  # added to every user's roster at login
     jid: str = ""  # filled into the login form (the demo account of `agentchat run`)
+    # Browsers that come over plain HTTP are sent to HTTPS on this port (the page and the
+    # websocket must be secure where the server requires TLS); None: served as it is asked.
+    https_port: int | None = None
     title: str = "agentchat"
 
 
@@ -84,6 +87,11 @@ const settings = {settings};
 const scheme = location.protocol === "https:" ? "wss://" : "ws://";
 settings.websocket_url = scheme + location.host + {json.dumps(WEBSOCKET_PATH)};
 settings.assets_path = new URL({json.dumps(ASSETS_DIR + "/")}, location.href).href;
+const httpsPort = {json.dumps(page.https_port)};
+const toHttps = httpsPort !== null && location.protocol === "http:";
+if (toHttps) {{
+  location.replace(`https://${{location.hostname}}:${{httpsPort}}${{location.pathname}}`);
+}}
 
 converse.plugins.add("agentchat", {{
   initialize() {{
@@ -101,7 +109,9 @@ converse.plugins.add("agentchat", {{
     }});
   }},
 }});
-converse.initialize(settings);
+if (!toHttps) {{
+  converse.initialize(settings);
+}}
 """
 
 

@@ -8,7 +8,9 @@
 #      once), a self-signed certificate for XMPP_DOMAIN (generated once; replace it with your
 #      own: certs/<domain>.crt + .key) and Prosody's data (accounts, rosters, offline messages);
 #   3. writes /etc/prosody/prosody.cfg.lua (c2s on XMPP_C2S_PORT, all interfaces; the
-#      component agents.<domain> on 127.0.0.1:XMPP_PORT) and /run/agentchat/config.json;
+#      component agents.<domain> on 127.0.0.1:XMPP_PORT; unless WEB_CLIENT=0 the web client
+#      on XMPP_HTTPS_PORT, and on XMPP_HTTP_PORT for a local trial), /run/agentchat/config.json
+#      and the web client's page (/run/agentchat/web);
 #   4. creates (or updates the password of) the account XMPP_ADMIN_USERNAME@XMPP_DOMAIN;
 #   5. starts Prosody, waits for its ports, starts agentchat;
 #   6. on SIGTERM/SIGINT stops agentchat, then Prosody, and exits 0. If either dies on its
@@ -43,6 +45,10 @@ XMPP_COMPONENT_DOMAIN="${XMPP_COMPONENT_DOMAIN:-agents.$XMPP_DOMAIN}"
 ADMIN_USER="${XMPP_ADMIN_USERNAME:-admin}"
 ADMIN_PASSWORD="${XMPP_ADMIN_PASSWORD:-admin}"
 C2S_PORT="${XMPP_C2S_PORT:-5222}"
+HTTPS_PORT="${XMPP_HTTPS_PORT:-5281}"
+WEB_CLIENT="${WEB_CLIENT:-1}"
+case "${WEB_CLIENT,,}" in 1|true|yes|on) WEB_CLIENT=1 ;; 0|false|no|off) WEB_CLIENT=0 ;; *) die "WEB_CLIENT: expected 1 or 0, got '$WEB_CLIENT'" ;; esac
+export WEB_CLIENT
 COMPONENT_PORT="${XMPP_PORT:-5347}"
 # Files (XEP-0363): Prosody's upload service serves them over HTTP on this port; publish it.
 HTTP_PORT="${XMPP_HTTP_PORT:-5280}"
@@ -67,10 +73,12 @@ name_re='^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$'
 [ "${XMPP_COMPONENT_DOMAIN,,}" != "${XMPP_DOMAIN,,}" ] || die "XMPP_COMPONENT_DOMAIN must differ from XMPP_DOMAIN"
 [[ "$ADMIN_USER" =~ ^[A-Za-z0-9._-]+$ ]] || die "XMPP_ADMIN_USERNAME: expected a simple user name (letters, digits, . _ -), got '$ADMIN_USER'"
 [[ "$MANAGER_USERNAME" =~ ^[A-Za-z0-9._-]+$ ]] || die "MANAGER_USERNAME: expected a simple user name (letters, digits, . _ -), got '$MANAGER_USERNAME'"
-for var in C2S_PORT COMPONENT_PORT MCP_PORT HTTP_PORT; do
+for var in C2S_PORT COMPONENT_PORT MCP_PORT HTTP_PORT HTTPS_PORT; do
     val="${!var}"
+    name="$var"
+    case "$var" in C2S_PORT|HTTP_PORT|HTTPS_PORT) name="XMPP_$var" ;; esac
     [[ "$val" =~ ^[0-9]+$ ]] && [ "$val" -ge 1 ] && [ "$val" -le 65535 ] \
-        || die "$(case "$var" in C2S_PORT) echo XMPP_C2S_PORT ;; HTTP_PORT) echo XMPP_HTTP_PORT ;; *) echo "$var" ;; esac): expected a port number, got '$val'"
+        || die "$name: expected a port number, got '$val'"
 done
 [[ -z "$HTTP_URL" || "$HTTP_URL" =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?$ ]] \
     || die "XMPP_HTTP_URL: expected a URL like https://files.example.com/, got '$HTTP_URL'"
@@ -87,6 +95,7 @@ DATA_DIR="$STATE_DIR/prosody"
 CERT_DIR="$STATE_DIR/certs"
 SECRET_FILE="$STATE_DIR/component-secret"
 RUN_DIR=/run/agentchat
+WEB_DIR="$RUN_DIR/web"
 PROSODY_CFG=/etc/prosody/prosody.cfg.lua
 AGENTCHAT_CFG="$RUN_DIR/config.json"
 umask 077
@@ -118,6 +127,33 @@ if [ ! -s "$CERT" ] || [ ! -s "$KEY" ]; then
 fi
 
 # ------------------------------------------------------------------------------ Prosody config
+# HTTP: the upload service (files, XEP-0363) on XMPP_HTTP_PORT, always. The web client
+# (Converse.js, served by Prosody with a websocket) unless WEB_CLIENT=0: over HTTPS on
+# XMPP_HTTPS_PORT (the same certificate as c2s); over plain HTTP only for a local trial, where
+# the websocket counts as secure like the trial's plain c2s (otherwise the page sends browsers
+# that come over HTTP to the HTTPS port).
+web_global="-- Files (XEP-0363 upload service): clients download over HTTP (publish -p $HTTP_PORT:$HTTP_PORT).
+http_ports = { $HTTP_PORT }
+http_interfaces = { \"*\" }
+-- Any Host header (an IP address, a proxy's name) reaches this VirtualHost's pages.
+http_default_host = \"$XMPP_DOMAIN\""
+web_host=''
+if [ "$WEB_CLIENT" = 1 ]; then
+    web_global="$web_global
+-- The web client: its page and a websocket (see docs/web-client.md).
+https_ports = { $HTTPS_PORT }
+https_interfaces = { \"*\" }
+https_ssl = { certificate = \"$CERT\"; key = \"$KEY\"; }"
+    [ "$TRIAL" = 1 ] && web_global="$web_global
+consider_websocket_secure = true"
+    web_host="    modules_enabled = { \"websocket\"; \"http_files\" }
+    http_files_dir = \"$WEB_DIR\"
+    http_paths = { files = \"/\"; websocket = \"/xmpp-websocket\" }"
+else
+    web_global="$web_global
+https_ports = { }"
+fi
+
 if [ "$TRIAL" = 1 ]; then
     tls_lines='-- AGENTCHAT_LOCAL_TRIAL=1: STARTTLS is offered, plain-text logins are allowed too.
 c2s_require_encryption = false
@@ -160,13 +196,11 @@ component_interfaces = { "127.0.0.1" }
 -- No federation.
 s2s_ports = { }
 s2s_direct_tls_ports = { }
--- Files (XEP-0363 upload service): clients download over HTTP (publish -p $HTTP_PORT:$HTTP_PORT).
-http_ports = { $HTTP_PORT }
-http_interfaces = { "*" }
-https_ports = { }
+$web_global
 
 VirtualHost "$XMPP_DOMAIN"
     ssl = { certificate = "$CERT"; key = "$KEY"; }
+$web_host
 
 Component "$XMPP_COMPONENT_DOMAIN"
     component_secret = "$COMPONENT_SECRET"
@@ -214,6 +248,15 @@ with os.fdopen(fd, "w") as fh:
     fh.write("\n")
 os.replace(path + ".tmp", path)
 EOF
+
+# The web client's page: Converse.js from the image, preconfigured for this domain.
+if [ "$WEB_CLIENT" = 1 ]; then
+    web_args=()
+    [ "$TRIAL" = 1 ] || web_args=(--https-port "$HTTPS_PORT")
+    agentchat web-client "$WEB_DIR" --config "$AGENTCHAT_CFG" --jid "$ADMIN_USER@$XMPP_DOMAIN" \
+        "${web_args[@]}" >/dev/null \
+        || die "could not write the web client into $WEB_DIR"
+fi
 
 # ------------------------------------------------------------------------------ account
 # `register` on an existing account only sets its password (roster and data are kept).
@@ -290,6 +333,13 @@ if ! port_listening "$C2S_PORT" || ! port_listening "$COMPONENT_PORT"; then
 fi
 
 say "log in as $ADMIN_USER@$XMPP_DOMAIN and chat with $MANAGER_USERNAME@$XMPP_COMPONENT_DOMAIN (send 'help')"
+if [ "$WEB_CLIENT" = 1 ]; then
+    if [ "$TRIAL" = 1 ]; then
+        say "web client: http://<this host>:$HTTP_PORT/ (or https://<this host>:$HTTPS_PORT/, self-signed unless replaced)"
+    else
+        say "web client: https://$XMPP_DOMAIN:$HTTPS_PORT/ (self-signed certificate unless you replaced it)"
+    fi
+fi
 # The seed's account variables stay out of agentchat's (and the agents') environment.
 env -u XMPP_ADMIN_PASSWORD -u XMPP_ADMIN_USERNAME -u MANAGER_PASSWORD -u XMPP_COMPONENT_SECRET \
     agentchat run --config "$AGENTCHAT_CFG" --log-level "$AGENTCHAT_LOG_LEVEL" &

@@ -42,6 +42,12 @@ def test_index_loads_only_local_files_under_a_policy() -> None:
     assert sources and all(not s.startswith(("http:", "https:", "//")) for s in sources), sources
 
 
+def test_http_visitors_are_sent_to_https_only_when_asked() -> None:
+    assert "const httpsPort = null;" in render_config_js(PAGE)
+    script = render_config_js(PageSettings("x.org", "manager@agents.x.org", https_port=5281))
+    assert "const httpsPort = 5281;" in script and "location.replace(`https://" in script
+
+
 def test_no_login_jid_means_an_empty_field() -> None:
     assert settings_of(render_config_js(PageSettings("x.org", "manager@agents.x.org")))[
         "jid"] is None
