@@ -180,7 +180,7 @@ def render_web_client_block(domain: str, web_root: str, http_port: int = 5280,
     """The snippet an operator adds to an existing Prosody to serve agentchat's web client."""
     return f"""\
 -- agentchat web client: Converse.js served by this Prosody, XMPP over a websocket.
--- 1. Write the page (Converse.js and its settings for this deployment, ~7 MB):
+-- 1. Write the page (Converse.js and its settings for this deployment, ~6 MB):
 --        agentchat web-client {web_root}
 --    (again after upgrading agentchat). The files hold no secret: readable by prosody.
 -- These lines go to two places, so they are comments: paste them without the "--".
