@@ -17,6 +17,7 @@ import logging
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Hashable
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -400,8 +401,8 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self._emit_presence(local, to, "status", info,
                             lambda: self._presence_stanza(local, to, info))
 
-    def _emit_presence(self, local: str, to: str, slot: Slot, value: Any,
-                       build: Any) -> None:
+    def _emit_presence(self, local: str, to: str, slot: Slot, value: Hashable,
+                       build: Callable[[], Presence]) -> None:
         """The one place presences leave: an identical one to the same JID is not repeated
         (presence_memory.py says when "identical" is forgotten). ``build`` makes the stanza,
         only if it is sent."""
