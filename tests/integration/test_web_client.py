@@ -108,6 +108,9 @@ async def test_newcomer_in_the_browser_creates_an_agent_answers_prompts_and_runs
         assert await in_browser(browser.open, web_prosody.web_url) == f"alice@{DOMAIN}"
         await in_browser(browser.log_in, password)
         await in_browser(browser.wait_contact_show, MANAGER, "online")
+        manager = await in_browser(browser.presence_model, MANAGER)
+        assert manager == {"presence": "online", "show": None,
+                           "status": "0 agents running · send 'help'"}, manager
 
         # new → type → repository → task, in the manager's chat.
         await in_browser(browser.open_chat, MANAGER)

@@ -38,6 +38,33 @@ FLAGS = (
 )
 
 
+# Injected before the page's scripts (tests only; the page has no such hook): when Converse.js
+# sets window.converse, its initialize() is wrapped to whitelist one more plugin, which keeps
+# the internal _converse object where the tests can read its models (presence, status text).
+MODEL_BRIDGE = """
+(() => {
+  let current;
+  Object.defineProperty(window, "converse", {
+    configurable: true,
+    get() { return current; },
+    set(value) {
+      current = value;
+      if (!value || typeof value.initialize !== "function" || value.__agentchatTest) return;
+      const initialize = value.initialize;
+      value.__agentchatTest = true;
+      value.initialize = function (settings) {
+        value.plugins.add("agentchat-test", {
+          initialize() { window.__agentchatConverse = this._converse; },
+        });
+        const plugins = [...(settings.whitelisted_plugins || []), "agentchat-test"];
+        return initialize.call(this, { ...settings, whitelisted_plugins: plugins });
+      };
+    },
+  });
+})();
+"""
+
+
 class BrowserError(AssertionError):
     """Something expected did not show up in the page; the message says what was there."""
 
@@ -59,6 +86,8 @@ class ConversePage:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
         self.driver.set_page_load_timeout(WAIT)
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                    {"source": MODEL_BRIDGE})
 
     def quit(self) -> None:
         try:
@@ -128,6 +157,17 @@ class ConversePage:
             if match:
                 return match.group(1)
         return "none"
+
+    def presence_model(self, jid: str) -> dict[str, str | None] | None:
+        """The roster contact's presence as Converse's models hold it: show and status text."""
+        result = self.driver.execute_script("""
+            const contact = window.__agentchatConverse?.state?.roster?.get(arguments[0]);
+            if (!contact) return null;
+            return {presence: contact.presence?.get("presence") ?? null,
+                    show: contact.presence?.get("show") ?? null,
+                    status: contact.get("status") ?? null};
+        """, jid)
+        return None if result is None else dict(result)
 
     def wait_contact_show(self, jid: str, show: str) -> None:
         self.wait(lambda: self.contact_show(jid) == show, f"{jid} shown as {show} in the roster")
