@@ -193,14 +193,17 @@ class ConversePage:
         self.wait(lambda: area.get_attribute("value") == "", f"{text!r} sent")
 
     def messages(self, jid: str) -> list[tuple[str, str, WebElement]]:
-        """(sender bare JID, text, element) of every message in the chat with ``jid``."""
-        out = []
-        chat = self.driver.find_element(By.CSS_SELECTOR, f'converse-chat[jid="{jid}"]')
-        for msg in chat.find_elements(By.CSS_SELECTOR, ".chat-msg"):
-            texts = msg.find_elements(By.CSS_SELECTOR, ".chat-msg__text")
-            sender = (msg.get_attribute("data-from") or "").split("/")[0]
-            out.append((sender, texts[0].text if texts else "", msg))
-        return out
+        """(sender bare JID, text, element) of every message in the chat with ``jid``, read in
+        one go (the chat re-renders while messages arrive and are corrected)."""
+        rows = self.driver.execute_script("""
+            const chat = document.querySelector(`converse-chat[jid="${arguments[0]}"]`);
+            if (!chat) return [];
+            return [...chat.querySelectorAll(".chat-msg")].map((msg) => {
+                const text = msg.querySelector(".chat-msg__text");
+                return [msg.dataset.from || "", text ? text.innerText : "", msg];
+            });
+        """, jid)
+        return [(str(sender).split("/")[0], str(text), el) for sender, text, el in rows]
 
     def wait_message(self, jid: str, pattern: str | re.Pattern[str],
                      timeout: float = WAIT) -> tuple[str, WebElement]:
