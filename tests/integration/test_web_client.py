@@ -109,8 +109,8 @@ async def test_newcomer_in_the_browser_creates_an_agent_answers_prompts_and_runs
         await in_browser(browser.log_in, password)
         await in_browser(browser.wait_contact_show, MANAGER, "online")
         manager = await in_browser(browser.presence_model, MANAGER)
-        assert manager == {"presence": "online", "show": None,
-                           "status": "0 agents running · send 'help'"}, manager
+        assert manager is not None and manager["presence"] == "online", manager
+        assert manager["show"] is None and manager["status"].startswith("0 agents running · send")
 
         # new → type → repository → task, in the manager's chat.
         await in_browser(browser.open_chat, MANAGER)
