@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fill this address into the login form")
     web.add_argument("--https-port", type=int, metavar="PORT",
                      help="send browsers that come over plain HTTP to HTTPS on this port")
+    web.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                     help="another origin the page may reach (e.g. the upload service's "
+                          "https://files.example.com); repeatable")
     return parser
 
 
@@ -119,7 +122,7 @@ def _cmd_prosody_config(config_path: Path | None, web_root: Path) -> int:
 
 
 def _cmd_web_client(config_path: Path | None, dest: Path, jid: str,
-                    https_port: int | None) -> int:
+                    https_port: int | None, origins: tuple[str, ...]) -> int:
     loaded = load_config(config_path, os.environ)
     _print_notices(loaded)
     from agentchat.web.page import PageSettings
@@ -130,8 +133,13 @@ def _cmd_web_client(config_path: Path | None, dest: Path, jid: str,
     except WebClientError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    page = PageSettings(domain=loaded.config.xmpp.domain, manager_jid=loaded.config.manager_jid,
-                        jid=jid, https_port=https_port)
+    try:
+        page = PageSettings(domain=loaded.config.xmpp.domain,
+                            manager_jid=loaded.config.manager_jid, jid=jid,
+                            https_port=https_port, allowed_origins=origins)
+    except ValueError as exc:
+        print(f"{PROG}: --allow-origin: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     write_site(dest, page, dist)
     print(f"{PROG}: wrote the web client for {page.domain} to {dest} "
           f"({served_size(dist) / 1e6:.1f} MB); serve it with Prosody: "
@@ -149,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args.config)
         if args.command == "prosody-config":
             return _cmd_prosody_config(args.config, args.web_root)
-        return _cmd_web_client(args.config, args.dir, args.jid, args.https_port)
+        return _cmd_web_client(args.config, args.dir, args.jid, args.https_port,
+                               tuple(args.allow_origin))
     except ConfigError as exc:
         print(f"{PROG}: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import html
 import json
+import re
+from collections.abc import Iterable
 
 import attrs
 
 WEBSOCKET_PATH = "/xmpp-websocket"  # Prosody's default path for mod_websocket
 ASSETS_DIR = "converse"  # Converse.js's dist/ files, beside index.html
 CONFIG_SCRIPT = "agentchat-web.js"
-# 'self' covers ws:/wss: to the same host in CSP level 3 (Chromium, Firefox, Safari).
-# 'wasm-unsafe-eval': Converse's OMEMO library compiles a WebAssembly module.
-CSP = (
-    "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
-    "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; object-src 'none'; "
-    "base-uri 'self'; form-action 'self'"
-)
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _as_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
 
 
 @attrs.frozen
@@ -37,7 +36,31 @@ class PageSettings:
     # Browsers that come over plain HTTP are sent to HTTPS on this port (the page and the
     # websocket must be secure where the server requires TLS); None: served as it is asked.
     https_port: int | None = None
+    # More origins (scheme://host[:port]) the page may reach, e.g. an upload service on
+    # another host: uploads (PUT) and its images. Links in messages are never fetched else.
+    allowed_origins: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
     title: str = "agentchat"
+
+    @allowed_origins.validator
+    def _check_origins(self, _attribute: object, value: tuple[str, ...]) -> None:
+        for origin in value:
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"not an origin like https://files.example.com: {origin!r}")
+
+
+def content_security_policy(page: PageSettings) -> str:
+    """Only the page's own origin (and ``allowed_origins`` for uploads and their images).
+
+    'self' covers ws:/wss: to the same host in CSP level 3 (Chromium, Firefox, Safari);
+    'wasm-unsafe-eval': Converse's OMEMO library compiles a WebAssembly module.
+    """
+    extra = "".join(f" {origin}" for origin in page.allowed_origins)
+    return (
+        f"default-src 'self'; connect-src 'self'{extra}; img-src 'self' data: blob:{extra}; "
+        f"media-src 'self' data: blob:{extra}; style-src 'self' 'unsafe-inline'; "
+        "font-src 'self' data:; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'"
+    )
 
 
 def converse_settings(page: PageSettings) -> dict[str, object]:
@@ -123,7 +146,7 @@ def render_index_html(page: PageSettings) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta http-equiv="Content-Security-Policy" content="{content_security_policy(page)}">
 <title>{title}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="{ASSETS_DIR}/converse.min.css">

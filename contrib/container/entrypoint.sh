@@ -253,6 +253,8 @@ EOF
 if [ "$WEB_CLIENT" = 1 ]; then
     web_args=()
     [ "$TRIAL" = 1 ] || web_args=(--https-port "$HTTPS_PORT")
+    # Uploads from the page, and their images, may go to the upload service's own address.
+    [ -z "$HTTP_URL" ] || web_args+=(--allow-origin "$(printf '%s' "$HTTP_URL" | sed -E 's#^(https?://[^/]+).*#\1#')")
     agentchat web-client "$WEB_DIR" --config "$AGENTCHAT_CFG" --jid "$ADMIN_USER@$XMPP_DOMAIN" \
         "${web_args[@]}" >/dev/null \
         || die "could not write the web client into $WEB_DIR"

@@ -6,9 +6,16 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from agentchat.config.load import load_config
 from agentchat.prosody.config_text import ProsodySettings, render_prosody_config
-from agentchat.web.page import CSP, PageSettings, render_config_js, render_index_html
+from agentchat.web.page import (
+    PageSettings,
+    content_security_policy,
+    render_config_js,
+    render_index_html,
+)
 
 PAGE = PageSettings("chat.example.com", "manager@agents.chat.example.com", "me@chat.example.com")
 
@@ -36,8 +43,10 @@ def test_converse_is_preconfigured_and_kept_offline() -> None:
 
 def test_index_loads_only_local_files_under_a_policy() -> None:
     page = render_index_html(PAGE)
-    assert f'content="{CSP}"' in page
-    assert "default-src 'self'" in CSP and "connect-src 'self'" in CSP
+    csp = content_security_policy(PAGE)
+    assert f'content="{csp}"' in page
+    assert "default-src 'self'" in csp and "connect-src 'self';" in csp
+    assert "http" not in csp  # no other origin unless asked
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sources and all(not s.startswith(("http:", "https:", "//")) for s in sources), sources
 
@@ -46,6 +55,17 @@ def test_http_visitors_are_sent_to_https_only_when_asked() -> None:
     assert "const httpsPort = null;" in render_config_js(PAGE)
     script = render_config_js(PageSettings("x.org", "manager@agents.x.org", https_port=5281))
     assert "const httpsPort = 5281;" in script and "location.replace(`https://" in script
+
+
+def test_other_origins_only_when_asked_and_only_origins() -> None:
+    page = PageSettings("x.org", "manager@agents.x.org",
+                        allowed_origins=["https://files.x.org", "http://10.0.0.5:5280"])
+    csp = content_security_policy(page)
+    assert "connect-src 'self' https://files.x.org http://10.0.0.5:5280;" in csp
+    assert "img-src 'self' data: blob: https://files.x.org" in csp
+    for bad in ("https://x.org/path", "javascript:alert(1)", "https://a.org; script-src *"):
+        with pytest.raises(ValueError):
+            PageSettings("x.org", "manager@agents.x.org", allowed_origins=[bad])
 
 
 def test_no_login_jid_means_an_empty_field() -> None:
