@@ -43,6 +43,9 @@ MANAGER = f"manager@{COMPONENT}"
 CREATED = re.compile(rf"Agent ([a-z]+-[a-z]+) created\. Chat at \1@{re.escape(COMPONENT)}")
 PROMPT = re.compile(r"^🔐 Permission #([0-9a-f]{4})")
 DONE_TEXT = "Created hello.txt and notes.txt in my-project."
+# The last answer streams for several seconds (the chat shows it growing, corrected in place).
+LONG_ANSWER = DONE_TEXT + " " + " ".join(f"Step {i} checked." for i in range(1, 41))
+LONG_END = "Step 40 checked."
 
 
 def shots_dir(tmp_path: Path) -> Path:
@@ -100,7 +103,7 @@ async def test_newcomer_in_the_browser_creates_an_agent_answers_prompts_and_runs
     api.push(
         sa.tool_use("Write", {"file_path": str(repo / "hello.txt"), "content": "Hello!\n"}),
         sa.tool_use("Write", {"file_path": str(repo / "notes.txt"), "content": "Notes\n"}),
-        sa.text(DONE_TEXT),
+        sa.text(LONG_ANSWER, chunk_size=12, chunk_delay=0.15),
     )
     assert web_prosody.web_url is not None
     async with running_service(web_prosody, tmp_path, api):
@@ -141,6 +144,16 @@ async def test_newcomer_in_the_browser_creates_an_agent_answers_prompts_and_runs
         pid = PROMPT.search(first).group(1)  # type: ignore[union-attr]
         assert "hello.txt" in first and first.rstrip().endswith("Reply: yes / no / always")
         assert not (repo / "hello.txt").exists()
+        # While it waits, the agent says what for where every client shows it (presence), and
+        # stops "typing" (Converse renders `paused` as "… has stopped typing").
+        waiting = await in_browser(
+            browser.wait, lambda: (m := browser.presence_model(agent)) and m["status"] and
+            m["status"].startswith("needs your answer") and m,
+            f"{agent}'s presence saying it needs an answer")
+        assert waiting["show"] == "away", waiting
+        assert waiting["status"].startswith(f"needs your answer: #{pid} Write hello.txt"), waiting
+        await in_browser(browser.wait, lambda: "stopped typing" in browser.notification(agent),
+                         f"{agent} paused while waiting")
         await in_browser(browser.send, agent, "yes")
         corrected = re.compile(rf"^🔐 Permission #{pid}[\s\S]*✅ allowed$")
         await in_browser(browser.wait_message, agent, corrected)
@@ -159,9 +172,20 @@ async def test_newcomer_in_the_browser_creates_an_agent_answers_prompts_and_runs
         await in_browser(browser.react, element, "👍")
         await in_browser(browser.wait_message, agent,
                          re.compile(rf"^🔐 Permission #{pid2}[\s\S]*✅ allowed$"))
-        await in_browser(browser.wait_message, agent, DONE_TEXT)
-        assert (repo / "notes.txt").read_text() == "Notes\n"
+        await in_browser(browser.wait_message, agent, f"✅ allowed #{pid2}")
         await in_browser(browser.screenshot, shots / "web-client-permission.png")
+        # A long answer streams in: while it grows the typing notice comes back, and it goes
+        # away once the answer is complete (`active`).
+        def growing_while_typing() -> bool:
+            texts = [t for sender, t, _el in browser.messages(agent) if sender == agent]
+            growing = any(t.startswith(DONE_TEXT) and LONG_END not in t for t in texts)
+            return growing and "is typing" in browser.notification(agent)
+        await in_browser(browser.wait, growing_while_typing,
+                         "the typing notice while the answer is still growing")
+        await in_browser(browser.wait_message, agent, re.compile(re.escape(LONG_END) + "$"))
+        await in_browser(browser.wait, lambda: "typing" not in browser.notification(agent),
+                         "no typing notice once the answer is complete")
+        assert (repo / "notes.txt").read_text() == "Notes\n"
 
         # An ad-hoc command on the manager: the list must not be empty, and it runs.
         names = await in_browser(browser.list_commands, MANAGER)
