@@ -1,0 +1,61 @@
+"""Environment and binaries for running the real ACP agents (Gemini CLI, Codex) offline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Protocol
+
+from tests.support.claude_env import REPO_ROOT
+
+NODE_BIN = REPO_ROOT / "tools" / "node_modules" / ".bin"
+GEMINI = NODE_BIN / "gemini"
+CODEX = NODE_BIN / "codex-acp"
+
+
+class _HasBaseUrl(Protocol):
+    @property
+    def base_url(self) -> str: ...
+
+
+def pinned(binary: Path) -> str:
+    """The pinned CLI under tools/; raises with instructions (tests must fail, not skip)."""
+    if not binary.exists():
+        raise FileNotFoundError(f"{binary} is missing: run `bash scripts/bootstrap`")
+    return str(binary)
+
+
+def _home(tmp_path: Path) -> Path:
+    home = tmp_path / "agent-home"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def gemini_env(tmp_path: Path, api: _HasBaseUrl) -> dict[str, str]:
+    """Gemini CLI against ``api`` (a ScriptedGemini), with its own HOME (~/.gemini sessions)."""
+    return {
+        "HOME": str(_home(tmp_path)),
+        "GOOGLE_GEMINI_BASE_URL": api.base_url,
+        "GEMINI_API_KEY": "dummy",
+        "GEMINI_CLI_NO_RELAUNCH": "true",
+        "GOOGLE_CLOUD_PROJECT": "",
+        "GOOGLE_GENAI_USE_VERTEXAI": "",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "HTTP_PROXY": "",
+        "HTTPS_PROXY": "",
+    }
+
+
+async def gemini_minute_passed(since: float) -> None:
+    """Wait until the UTC minute of ``since`` (a ``time.time()``) is over.
+
+    Gemini CLI 0.61.0 names session files by the minute and the session id's first 8
+    characters; a process loading a session opens its own recording under the name of the
+    current minute, so a ``session/load`` in the minute the session was created collides with
+    the original file and fails. There is no event for "the clock moved on": this sleeps.
+    """
+    remaining = 60 - (since % 60) + 0.5 - (time.time() - since)
+    if remaining > 0:
+        await asyncio.sleep(remaining)
