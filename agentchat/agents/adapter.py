@@ -32,6 +32,8 @@ class LaunchSpec:
     # Set on top of the allow-listed part of the service's environment (agents/environment.py).
     env: Mapping[str, str] = attrs.field(factory=dict)
     sandbox: SandboxPolicy | None = None  # None: run without bubblewrap
+    agent: str = ""  # the agent's name (backends that ask the permission broker themselves)
+    agent_type: str = "claude-code"  # key of agents.types
 
 
 @attrs.frozen

@@ -72,6 +72,13 @@ class ControlAnswered:
 
 
 @attrs.frozen
+class Notice:
+    """Something the owner must be told about the agent itself (e.g. a session not continued)."""
+
+    text: str
+
+
+@attrs.frozen
 class ProcessExited:
     """The process is gone; ``expected`` is False for crashes."""
 
@@ -88,5 +95,6 @@ AgentEvent = (
     | ToolOutcome
     | TurnFinished
     | ControlAnswered
+    | Notice
     | ProcessExited
 )

@@ -1,0 +1,313 @@
+"""``AgentAdapter`` for an Agent Client Protocol agent (``gemini --acp``, ``codex-acp``, …).
+
+One instance is one process lifetime, like the Claude adapter: ``start`` spawns the agent,
+``initialize``s it and opens the session (``session/new`` in the repository, or
+``session/load`` to continue an earlier one), ``send`` runs one ``session/prompt`` per turn,
+``interrupt`` is ``session/cancel``. ``session/update`` notifications become the runtime's
+events; ``session/request_permission`` goes to the owner through the same broker and prompt as
+Claude's permission tool. JSON-RPC framing is the ``acp`` package's; the process is
+``agents.process``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, cast
+
+import acp
+from acp.schema import ClientCapabilities, Implementation, TextContentBlock
+from pydantic import BaseModel
+
+from agentchat.agents.acp.mapping import choose_option, follow_up, tool_view
+from agentchat.agents.adapter import AgentStartError, LaunchSpec
+from agentchat.agents.events import (
+    AgentEvent,
+    AssistantText,
+    Notice,
+    PartialText,
+    ProcessExited,
+    SessionStarted,
+    ToolCall,
+    ToolOutcome,
+    TurnFinished,
+)
+from agentchat.agents.process import AgentProcess
+from agentchat.permissions.model import Decision
+
+log = logging.getLogger(__name__)
+
+PermissionAsker = Callable[[str, dict[str, Any], str | None], Awaitable[Decision]]
+"""(tool name, input, tool call id) → the owner's decision (the broker, for this agent)."""
+
+START_TIMEOUT = 90.0  # initialize + session/new; Gemini CLI needs seconds on a busy machine
+REPLAY_QUIET = 0.3  # session/load may return before its history replay ends (Gemini CLI)
+REPLAY_MAX = 3.0
+_ERROR_STOPS = {"max_tokens": "the answer hit the token limit",
+                "max_turn_requests": "the turn hit the agent's request limit",
+                "refusal": "the model refused to continue"}
+
+
+def _json(model: Any) -> dict[str, Any]:
+    if isinstance(model, BaseModel):
+        return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dict(model) if isinstance(model, Mapping) else {}
+
+
+class AcpAdapter:
+    """Runs one ACP agent process and exposes it as an ``AgentAdapter``."""
+
+    def __init__(
+        self,
+        spec: LaunchSpec,
+        argv: Sequence[str],
+        *,
+        label: str,
+        ask: PermissionAsker,
+        env: Mapping[str, str] | None = None,
+        streaming: bool = True,
+    ) -> None:
+        self.spec = spec
+        self.argv = list(argv)
+        self.label = label  # "Gemini CLI": for the owner's messages
+        self._ask = ask
+        self._env = dict(env or {})
+        self._streaming = streaming
+        self._process = AgentProcess(f"{label} ({self.argv[0]})")
+        self._conn: acp.ClientSideConnection | None = None
+        self._queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
+        self.session_id = ""
+        self.can_load = False
+        self._turn: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._in_prompt = False
+        self._cancelled = False
+        self._text = ""  # the assistant's message so far
+        self._seen_tools: set[str] = set()
+        self._follow_ups: list[str] = []
+        self._last_update = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        env = {**os.environ, **self.spec.env, **self._env}
+        await self._process.spawn(self.argv, self.spec.cwd, env)
+        self._conn = acp.connect_to_agent(cast(acp.Client, _Client(self)), self._process.stdin,
+                                          self._process.stdout)
+        self._watcher = asyncio.create_task(self._watch(), name=f"acp-{self.pid}")
+        try:
+            await asyncio.wait_for(self._open_session(), START_TIMEOUT)
+        except Exception as exc:
+            await self.stop(grace=1)
+            tail = self._process.stderr_tail().strip()[-400:]
+            why = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
+            raise AgentStartError(f"{self.label} did not start: {why}"
+                                  + (f"\n{tail}" if tail else "")) from exc
+
+    async def _open_session(self) -> None:
+        assert self._conn is not None
+        init = await self._conn.initialize(
+            protocol_version=acp.PROTOCOL_VERSION,
+            client_capabilities=ClientCapabilities(),  # no fs/terminal: the agent does its own
+            client_info=Implementation(name="agentchat", version="0.1.0"),
+        )
+        caps = init.agent_capabilities
+        self.can_load = bool(caps is not None and caps.load_session)
+        cwd = str(self.spec.cwd)
+        if self.spec.resume and self.spec.session_id:
+            if not self.can_load:
+                self._notice(f"ℹ️ {self.label} cannot continue an earlier conversation after a "
+                             "restart: this is a new session, it does not remember what was "
+                             "said before.")
+            else:
+                try:
+                    await self._conn.load_session(cwd=cwd, session_id=self.spec.session_id,
+                                                  mcp_servers=[])
+                except Exception as exc:
+                    log.warning("%s: session/load %s failed: %s", self.label,
+                                self.spec.session_id, exc)
+                    self._notice(f"ℹ️ {self.label} could not continue the earlier conversation "
+                                 f"({_short(exc)}): this is a new session, it does not remember "
+                                 "what was said before.")
+                else:
+                    await self._replay_settled()
+                    self.session_id = self.spec.session_id
+                    self._queue.put_nowait(SessionStarted(self.session_id))
+                    return
+        new = await self._conn.new_session(cwd=cwd, mcp_servers=[])
+        self.session_id = new.session_id
+        self._queue.put_nowait(SessionStarted(self.session_id))
+
+    async def _replay_settled(self) -> None:
+        """Wait until the history replay of ``session/load`` is over (it is not shown)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + REPLAY_MAX
+        self._last_update = loop.time()
+        while loop.time() < end:
+            quiet = loop.time() - self._last_update
+            if quiet >= REPLAY_QUIET:
+                return
+            await asyncio.sleep(REPLAY_QUIET - quiet)  # bounded settle, not a wait for an event
+
+    def _notice(self, text: str) -> None:
+        self._queue.put_nowait(Notice(text))
+
+    async def _watch(self) -> None:
+        """Queue ``ProcessExited`` once the process is gone (after the turn's last events)."""
+        await self._process.exited.wait()
+        await self._process.wait_closed()
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
+            with contextlib.suppress(BaseException):
+                await self._turn
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+        self._flush_text()
+        rc = self._process.returncode
+        log.info("%s pid=%s exited rc=%s expected=%s", self.label, self.pid, rc,
+                 self._process.stopping)
+        self._queue.put_nowait(ProcessExited(rc, self._process.stderr_tail(),
+                                             expected=self._process.stopping))
+
+    async def stop(self, grace: float = 3.0) -> None:
+        await self._process.stop(grace)
+        if self._watcher is not None:
+            await self._watcher
+
+    async def events(self) -> AsyncIterator[AgentEvent]:
+        while True:
+            event = await self._queue.get()
+            yield event
+            if isinstance(event, ProcessExited):
+                return
+
+    # ----------------------------------------------------------------- turns
+
+    async def send(self, text: str) -> None:
+        if self._conn is None or self._process.exited.is_set():
+            raise ConnectionError(f"{self.label} is not running")
+        if self._turn is not None and not self._turn.done():
+            raise RuntimeError("a turn is already running")
+        self._cancelled = False
+        self._follow_ups.clear()
+        self._turn = asyncio.create_task(self._run_turn(text), name=f"acp-turn-{self.pid}")
+
+    async def _run_turn(self, text: str) -> None:
+        assert self._conn is not None
+        prompts = [text]
+        stop = "end_turn"
+        try:
+            while prompts:
+                self._in_prompt = True
+                try:
+                    response = await self._conn.prompt(
+                        session_id=self.session_id,
+                        prompt=[TextContentBlock(type="text", text=prompts.pop(0))],
+                    )
+                finally:
+                    self._in_prompt = False
+                    self._flush_text()
+                stop = str(response.stop_reason)
+                if self._follow_ups and not self._cancelled:
+                    prompts.append("\n".join(self._follow_ups))
+                    self._follow_ups.clear()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if await self._process.wait_exit(1.0):
+                return  # the process died: ProcessExited tells the owner
+            log.warning("%s: session/prompt failed: %s", self.label, exc)
+            self._queue.put_nowait(TurnFinished("error", True, _short(exc),
+                                                session_id=self.session_id))
+            return
+        error = _ERROR_STOPS.get(stop)
+        self._queue.put_nowait(TurnFinished(stop, error is not None, error or "",
+                                            session_id=self.session_id))
+
+    async def interrupt(self) -> str:
+        if self._conn is None:
+            raise ConnectionError(f"{self.label} is not running")
+        self._cancelled = True
+        await self._conn.cancel(session_id=self.session_id)
+        return f"cancel-{uuid.uuid4().hex}"
+
+    # ----------------------------------------------------------------- agent → us
+
+    def _flush_text(self) -> None:
+        if self._text.strip():
+            self._queue.put_nowait(AssistantText(self._text))
+        self._text = ""
+
+    def _tool_started(self, call: dict[str, Any]) -> None:
+        call_id = str(call.get("toolCallId") or "")
+        if call_id in self._seen_tools:
+            return
+        self._seen_tools.add(call_id)
+        self._flush_text()
+        view = tool_view(call)
+        self._queue.put_nowait(ToolCall(call_id, view.name, view.input))
+
+    def on_update(self, update: dict[str, Any]) -> None:
+        self._last_update = asyncio.get_running_loop().time()
+        if not self._in_prompt:
+            return  # a session/load history replay, or chatter between turns
+        kind = update.get("sessionUpdate")
+        if kind == "agent_message_chunk":
+            content = update.get("content") or {}
+            if content.get("type") == "text" and isinstance(content.get("text"), str):
+                self._text += content["text"]
+                if self._streaming:
+                    self._queue.put_nowait(PartialText(self._text))
+        elif kind == "tool_call":
+            self._tool_started(update)
+        elif kind == "tool_call_update":
+            status = update.get("status")
+            if status in ("completed", "failed"):
+                output = update.get("rawOutput")
+                self._queue.put_nowait(ToolOutcome(str(update.get("toolCallId") or ""),
+                                                   "" if output is None else str(output)[:2000],
+                                                   is_error=status == "failed"))
+
+    async def on_permission(self, call: dict[str, Any], options: list[dict[str, Any]]
+                            ) -> dict[str, Any]:
+        self._tool_started(call)  # Gemini CLI asks before it announces the call
+        view = tool_view(call)
+        decision = await self._ask(view.name, view.input, call.get("toolCallId"))
+        option = choose_option(options, decision)
+        extra = follow_up(decision, str(call.get("title") or view.name))
+        if extra is not None:
+            self._follow_ups.append(extra)
+        if option is None:
+            return {"outcome": {"outcome": "cancelled"}}
+        return {"outcome": {"outcome": "selected", "optionId": option}}
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+class _Client:
+    """The client side the ``acp`` connection calls into (agent → us requests)."""
+
+    def __init__(self, adapter: AcpAdapter) -> None:
+        self._adapter = adapter
+
+    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
+        self._adapter.on_update(_json(update))
+
+    async def request_permission(
+        self, session_id: str, tool_call: Any, options: list[Any], **kwargs: Any
+    ) -> acp.RequestPermissionResponse:
+        answer = await self._adapter.on_permission(_json(tool_call),
+                                                   [_json(o) for o in options])
+        return acp.RequestPermissionResponse.model_validate(answer)

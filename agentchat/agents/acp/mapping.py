@@ -1,0 +1,116 @@
+"""ACP shapes ↔ what agentchat shows and decides (pure: no I/O, unit-tested).
+
+An ACP tool call says what it does with a ``kind`` (edit, execute, read…), a ``title``, its
+``content`` (a ``diff`` with path/oldText/newText, text) and ``rawInput``. The chat prompt, the
+``🔧`` line, the always-rules and the audit log already know Claude Code's tool shapes (Write,
+Edit, Bash with their inputs), so a call is described in those terms: one prompt format and one
+rule matcher for every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from agentchat.permissions.model import Decision
+
+
+@attrs.frozen
+class ToolView:
+    """A tool call as the chat shows it: a tool name and its input (Claude's shapes)."""
+
+    name: str
+    input: dict[str, Any]
+
+
+def _diff(content: Iterable[Any]) -> dict[str, Any] | None:
+    for item in content:
+        if isinstance(item, dict) and item.get("type") == "diff":
+            return item
+    return None
+
+
+def _first_path(locations: Iterable[Any]) -> str | None:
+    for loc in locations:
+        if isinstance(loc, dict) and isinstance(loc.get("path"), str):
+            return str(loc["path"])
+    return None
+
+
+def _command(raw: Any, title: str) -> str:
+    """The command line of an execute call: rawInput.command (str or argv), else the title."""
+    if isinstance(raw, dict):
+        command = raw.get("command") or raw.get("cmd")
+        if isinstance(command, list) and all(isinstance(c, str) for c in command):
+            # Codex sends ["bash", "-lc", "<script>"]: the script is what the owner reads
+            if len(command) == 3 and command[1] in ("-lc", "-c"):
+                return str(command[2])
+            return " ".join(command)
+        if isinstance(command, str):
+            return command
+    return title
+
+
+def tool_view(call: dict[str, Any]) -> ToolView:
+    """Describe an ACP ``toolCall`` (as JSON, camelCase keys) in the terms of the chat."""
+    kind = call.get("kind") or "other"
+    title = str(call.get("title") or kind)
+    content = call.get("content") or []
+    locations = call.get("locations") or []
+    raw = call.get("rawInput")
+    diff = _diff(content)
+    if kind == "edit" and diff is not None:
+        path = str(diff.get("path") or "")
+        old = diff.get("oldText")
+        new = str(diff.get("newText") or "")
+        if not old:
+            return ToolView("Write", {"file_path": path, "content": new})
+        return ToolView("Edit", {"file_path": path, "old_string": str(old), "new_string": new})
+    if kind == "execute":
+        command = _command(raw, title)
+        view: dict[str, Any] = {"command": command}
+        if title and title != command:
+            view["description"] = title
+        return ToolView("Bash", view)
+    where = _first_path(locations)
+    if kind == "read" and where is not None:
+        return ToolView("Read", {"file_path": where})
+    if kind in ("edit", "delete", "move") and where is not None:
+        return ToolView(title, {"file_path": where})
+    if isinstance(raw, dict) and raw:
+        return ToolView(title, dict(raw))
+    return ToolView(title, {})
+
+
+_ALLOW_ONCE = ("allow_once", "allow_always")
+_ALLOW_ALWAYS = ("allow_always", "allow_once")
+_REJECT = ("reject_once", "reject_always")
+
+
+def choose_option(options: Sequence[dict[str, Any]], decision: Decision) -> str | None:
+    """The ``optionId`` answering ``decision``, or None for "cancelled" (nothing fits).
+
+    ``always`` picks allow_always where offered (the agent then stops asking for the
+    session too); a cancelled request (interrupt, agent exit) is answered ``cancelled``.
+    """
+    if decision.answered_by in ("cancelled", "shutdown"):
+        return None
+    if decision.allowed:
+        order = _ALLOW_ALWAYS if decision.how == "always" else _ALLOW_ONCE
+    else:
+        order = _REJECT
+    for kind in order:
+        for option in options:
+            if option.get("kind") == kind and isinstance(option.get("optionId"), str):
+                return str(option["optionId"])
+    return None
+
+
+def follow_up(decision: Decision, title: str) -> str | None:
+    """What to tell the agent after a refusal with a reason: ACP's answer has no field for it,
+    so it goes to the agent as the next prompt of the same turn."""
+    if decision.allowed or not decision.note or decision.answered_by != "owner":
+        return None
+    return f"The user refused the permission for: {title}. They said: {decision.note}"

@@ -1,0 +1,152 @@
+"""One agent CLI process: spawn, stderr tail, exit detection, stop escalation.
+
+Backends put their protocol on ``stdin``/``stdout``; this module owns the parts every agent
+process needs the same way: its own process group (a last-resort SIGKILL takes its tool
+subprocesses along), stderr drained into a bounded tail (a chatty agent must never block on a
+full pipe, and the tail explains a crash), the moment of exit (even when a grandchild keeps the
+pipes open) and stopping: close stdin, SIGTERM, SIGKILL to the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from agentchat.agents.adapter import AgentStartError
+
+log = logging.getLogger(__name__)
+
+STDOUT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line can carry a whole file
+STDERR_TAIL_BYTES = 4096
+
+
+class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Stream protocol that also signals the moment the process exits.
+
+    Why: ``Process.wait()`` only returns once every pipe is closed too, so a grandchild that
+    inherited stdout would hide the exit.
+    """
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+class AgentProcess:
+    """A spawned agent CLI with piped stdin/stdout; stderr is kept as a tail only."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what  # for messages: "Gemini CLI (gemini)"
+        self.proc: asyncio.subprocess.Process | None = None
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._protocol: _Protocol | None = None
+        self._tail = bytearray()
+        self._stderr_task: asyncio.Task[None] | None = None
+        self.stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter:
+        assert self.proc is not None and self.proc.stdin is not None
+        return self.proc.stdin
+
+    @property
+    def stdout(self) -> asyncio.StreamReader:
+        assert self.proc is not None and self.proc.stdout is not None
+        return self.proc.stdout
+
+    @property
+    def exited(self) -> asyncio.Event:
+        assert self._protocol is not None
+        return self._protocol.exited
+
+    @property
+    def returncode(self) -> int | None:
+        return self._transport.get_returncode() if self._transport is not None else None
+
+    def stderr_tail(self) -> str:
+        return self._tail.decode("utf-8", errors="replace")
+
+    async def spawn(
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str],
+        *, limit: int = STDOUT_LINE_LIMIT,
+    ) -> None:
+        """Start it; ``AgentStartError`` names the binary or directory that failed."""
+        if not cwd.is_dir():
+            raise AgentStartError(f"working directory does not exist: {cwd}")
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _Protocol(limit, loop), *argv, cwd=str(cwd), env=dict(env),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise AgentStartError(f"{self.what} not found at {argv[0]!r} ({exc.strerror})") from exc
+        except PermissionError as exc:
+            raise AgentStartError(
+                f"{self.what} at {argv[0]!r} is not executable ({exc.strerror})") from exc
+        except OSError as exc:
+            raise AgentStartError(f"could not start {self.what} in {cwd}: {exc}") from exc
+        self._transport, self._protocol = transport, protocol
+        self.proc = asyncio.subprocess.Process(transport, protocol, loop)
+        assert self.proc.stderr is not None
+        self._stderr_task = asyncio.create_task(self._drain(self.proc.stderr))
+        log.info("started %s pid=%s", self.what, self.pid)
+
+    async def _drain(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            log.debug("pid=%s stderr: %s", self.pid, chunk.decode("utf-8", "replace").rstrip())
+            self._tail += chunk
+            if len(self._tail) > STDERR_TAIL_BYTES:
+                del self._tail[: len(self._tail) - STDERR_TAIL_BYTES]
+
+    async def wait_exit(self, timeout: float | None) -> bool:
+        try:
+            await asyncio.wait_for(self.exited.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def wait_closed(self, timeout: float = 5.0) -> None:
+        """After the exit: let the stderr tail catch up, then release our pipe ends."""
+        if self._stderr_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), timeout)
+        if self._transport is not None:
+            self._transport.close()
+
+    async def stop(self, grace: float = 3.0) -> None:
+        """Close stdin, wait ``grace`` s, SIGTERM, wait ``grace`` s, SIGKILL the group."""
+        proc = self.proc
+        if proc is None:
+            return
+        self.stopping = True
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()
+        if await self.wait_exit(grace):
+            return
+        log.warning("pid=%s did not exit %.1fs after stdin closed: SIGTERM", proc.pid, grace)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        if await self.wait_exit(grace):
+            return
+        log.warning("pid=%s ignored SIGTERM: SIGKILL to its process group", proc.pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        if not await self.wait_exit(10):
+            log.error("pid=%s survived SIGKILL for 10 s", proc.pid)
