@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 from agentchat.agents import cli_home
+from agentchat.agents.acp import AcpAdapter
 from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
 from agentchat.agents.environment import agent_environment
@@ -23,6 +24,7 @@ from agentchat.agents.pool import ProcessPool
 from agentchat.agents.presenter import Presenter, PresenterPort
 from agentchat.agents.runtime import AdapterFactory, Agent
 from agentchat.agents.sandbox import SandboxPolicy, SandboxStatus, agent_policy, detect
+from agentchat.agents.types import AgentType, configured_types, offered_types
 from agentchat.chat.format import split_message
 from agentchat.chat.textpolicy import one_line
 from agentchat.config.model import Config
@@ -30,7 +32,7 @@ from agentchat.files.chat import FileChat
 from agentchat.files.transfer import FileTransfers
 from agentchat.logging_setup import register_secret
 from agentchat.manager.bot import AgentView, CreateError, ManagerBot
-from agentchat.manager.flow import AGENT_TYPES, CreateRequest
+from agentchat.manager.flow import CreateRequest
 from agentchat.oserrors import describe
 from agentchat.permissions.audit import AuditLog
 from agentchat.permissions.broker import PermissionBroker
@@ -71,6 +73,7 @@ class Service:
         self.config = config
         # Added to each CLI's environment (tests: the scripted API), through the same allow-list.
         self._agent_env = agent_environment(agent_env or {})
+        self._agent_env_given = dict(agent_env or {})  # ACP types filter it by their own list
         self.sandbox: SandboxStatus = detect(config.agents.sandbox)
         self.store = StateStore(config.state_path)
         self.saver = StateSaver(self.store, lambda: self.state)  # per-turn saves, write-behind
@@ -78,7 +81,8 @@ class Service:
         self.agents: dict[str, Agent] = {}
         self.pool = ProcessPool(config.agents.max_concurrent)
         self.access = AccessPolicy.from_config(config)
-        self._adapter_factory = adapter_factory or self._claude_adapter
+        self._adapter_factory = adapter_factory or self._make_adapter
+        self.types = {t.name: t for t in configured_types(config)}  # agents.types
         self.component = AgentComponent(
             config.xmpp.component_domain,
             config.xmpp.component_secret,
@@ -199,8 +203,24 @@ class Service:
 
     # ------------------------------------------------------------------ agents
 
-    def _claude_adapter(self, spec: LaunchSpec) -> AgentAdapter:
-        return ClaudeCodeAdapter(spec, self.config.agents.claude_path)
+    def _make_adapter(self, spec: LaunchSpec) -> AgentAdapter:
+        kind = self.types.get(spec.agent_type)
+        if kind is None or kind.backend != "acp":
+            return ClaudeCodeAdapter(spec, kind.command if kind else self.config.agents.claude_path)
+        broker, name = self.broker, spec.agent
+        return AcpAdapter(
+            spec, [kind.resolve() or kind.command, *kind.args], label=kind.label,
+            ask=lambda tool, tool_input, call_id: broker.request_for(name, tool, tool_input,
+                                                                     call_id),
+            env=kind.env, declared=kind.declared, streaming=self.config.agents.streaming,
+        )
+
+    def agent_types(self) -> tuple[tuple[str, str], ...]:
+        return tuple((t.name, t.label) for t in offered_types(self.config))
+
+    def _acp(self, record: AgentRecord) -> AgentType | None:
+        kind = self.types.get(record.agent_type)
+        return kind if kind is not None and kind.backend == "acp" else None
 
     def agent_home(self, name: str) -> Path:
         """The agent's own HOME (and CLI config dir inside it): sessions survive restarts."""
@@ -230,6 +250,18 @@ class Service:
         secret = secrets.token_urlsafe(32)
         register_secret(secret)
         home = self.agent_home(record.name)
+        kind = self._acp(record)
+        if kind is not None:  # asks over ACP: no MCP config, the secret stays here
+            self.broker.register_agent(record.name, record.owner, secret, cwd)
+            try:
+                home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise AgentStartError(f"cannot create the agent's home: {describe(exc)}") from None
+            env = agent_environment(self._agent_env_given, declared=kind.declared,
+                                    own={"HOME": str(home)})
+            return LaunchSpec(cwd=cwd, session_id=record.session_id, resume=resume, env=env,
+                              agent=record.name, agent_type=record.agent_type)
+        home = self.agent_home(record.name)
         config_path = self.mcp_config_path(record.name)
         try:
             config_dir = cli_home.prepare(home, record.session_id, resume=resume)
@@ -250,6 +282,8 @@ class Service:
             extra_args=tuple(self.config.agents.claude_args),
             env={**self._agent_env, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(config_dir)},
             sandbox=self._sandbox_policy(cwd, home, config_path),
+            agent=record.name,
+            agent_type=record.agent_type,
         )
 
     def _sandbox_policy(self, cwd: Path, home: Path, mcp_config: Path) -> SandboxPolicy | None:
@@ -324,7 +358,7 @@ class Service:
         return str(refusal) if refusal is not None else None
 
     async def create_agent(self, owner: str, request: CreateRequest) -> str:
-        if request.agent_type not in dict(AGENT_TYPES):
+        if request.agent_type not in dict(self.agent_types()):
             raise CreateError(f"unknown agent type '{request.agent_type}'")
         try:
             cwd = resolve_repo(self.config.work.base_path, request.repo)

@@ -19,6 +19,7 @@ from agentchat.agents.attachments import Attachment, Prompt, images_of, prompt_t
 from agentchat.agents.events import (
     AgentEvent,
     AssistantText,
+    Notice,
     PartialText,
     ProcessExited,
     SessionStarted,
@@ -322,6 +323,12 @@ class Agent:
             await self._on_turn_finished(event)
         elif isinstance(event, SessionStarted):
             log.debug("%s: session %s ready", self.name, event.session_id)
+            if event.session_id and event.session_id != self.record.session_id:
+                self.record.session_id = event.session_id  # ACP agents name their sessions
+                self._persist()
+        elif isinstance(event, Notice):
+            self.presenter.next_message()
+            self.say(event.text)
         elif isinstance(event, ProcessExited):
             await self._on_exit(event, adapter)
 

@@ -29,7 +29,7 @@ CONFIG_FILENAME = "config.json"
 HOME_ENV = "AGENT_CHAT_HOME"
 MISSING_SOURCE = "config"
 
-Kind = Literal["str", "int", "bool", "list", "path"]
+Kind = Literal["str", "int", "bool", "list", "path", "types"]
 
 
 class ConfigError(Exception):
@@ -169,6 +169,7 @@ FIELDS: tuple[_Field, ...] = (
     _Field("agents", "silenceWarning", "silence_warning", "AGENTS_SILENCE_WARNING", "int",
            _positive_ms),
     _Field("agents", "sandbox", "sandbox", "AGENTS_SANDBOX", "str", _sandbox_mode),
+    _Field("agents", "types", "types", "AGENTS_TYPES", "types"),
     _Field("access", "allowedJids", "allowed_jids", "ALLOWED_JIDS", "list", None),
     _Field("files", "maxSize", "max_size", "FILES_MAX_SIZE", "int", _at_least_one),
     _Field("files", "downloadHosts", "download_hosts", "FILES_DOWNLOAD_HOSTS", "list", None),
@@ -238,8 +239,49 @@ class _Invalid(Exception):
         self.index = index
 
 
+_TYPE_KEYS = ("backend", "label", "command", "args", "env")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def _agent_types(value: object) -> tuple[dict[str, Any], ...]:
+    """``agents.types``: a list of type names, or an object name → {backend, label, command,
+    args, env}; returns one dict per type, in order (built into ``AgentTypeConfig``)."""
+    if isinstance(value, list):
+        value = {name: {} for name in value} if all(isinstance(n, str) for n in value) else value
+    if not isinstance(value, dict):
+        raise _Invalid(f"expected an object of agent types (or a list of names), got "
+                       f"{_show(value)}")
+    out = []
+    for name, body in value.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise _Invalid(f"expected a type name of a-z, 0-9, '-', '_' or '.', got {_show(name)}")
+        if not isinstance(body, dict):
+            raise _Invalid(f"{name}: expected an object, got {_show(body)}")
+        entry: dict[str, Any] = {"name": name}
+        for key, item in body.items():
+            if key not in _TYPE_KEYS:
+                raise _Invalid(f"{name}.{key}: {_unknown(key, _TYPE_KEYS)}")
+            if key == "args":
+                if not isinstance(item, list) or not all(isinstance(a, str) for a in item):
+                    raise _Invalid(f"{name}.args: expected a list of strings, got {_show(item)}")
+                item = tuple(item)
+            elif key == "env":
+                if not isinstance(item, dict) or not all(
+                        isinstance(k, str) and isinstance(v, str) for k, v in item.items()):
+                    raise _Invalid(f"{name}.env: expected an object of strings, got {_show(item)}")
+            elif not isinstance(item, str):
+                raise _Invalid(f"{name}.{key}: expected a string, got {_show(item)}")
+            elif key == "backend" and item not in ("claude", "acp"):
+                raise _Invalid(f'{name}.backend: expected "claude" or "acp", got {_show(item)}')
+            entry[key] = item
+        out.append(entry)
+    return tuple(out)
+
+
 def _from_json(field: _Field, value: object) -> Any:
     """Type-check one JSON value; returns the Python value for the attrs field."""
+    if field.kind == "types":
+        return _agent_types(value)
     got = _describe(field, value)
     if field.kind in ("str", "path"):
         if not isinstance(value, str):
@@ -278,6 +320,13 @@ def _from_env(field: _Field, raw: str) -> Any:
         if word in _FALSE:
             return False
         raise _Invalid(f"expected true or false (or 1/0, yes/no, on/off), got {got}")
+    if field.kind == "types":  # JSON as in config.json, or "claude-code,gemini"
+        if raw.lstrip().startswith(("{", "[")):
+            try:
+                return _agent_types(json.loads(raw))
+            except json.JSONDecodeError as exc:
+                raise _Invalid(f"invalid JSON: {exc.msg}") from None
+        return _agent_types([n.strip() for n in raw.split(",") if n.strip()])
     if field.env == "CLAUDE_ARGS":
         try:
             return tuple(shlex.split(raw))

@@ -49,6 +49,19 @@ class WorkConfig:
 
 
 @attrs.frozen
+class AgentTypeConfig:
+    """One entry of ``agents.types``: what ``new`` offers. Empty fields take the built-in
+    default of that type name (``agentchat.agents.types``)."""
+
+    name: str
+    backend: str = ""  # "claude" (native stream-json) or "acp"
+    label: str = ""  # the menu text
+    command: str = ""
+    args: tuple[str, ...] | None = None  # None: the default arguments
+    env: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class AgentsConfig:
     max_concurrent: int = 5
     idle_timeout: int = 3_600_000  # ms
@@ -57,6 +70,7 @@ class AgentsConfig:
     streaming: bool = True
     silence_warning: int = 600_000  # ms without any output in a turn before the owner is told
     sandbox: SandboxMode = "auto"  # "auto": bubblewrap where it works; "on": required; "off": none
+    types: tuple[AgentTypeConfig, ...] = ()  # empty: Claude Code only, as before agents.types
 
     @property
     def idle_timeout_s(self) -> float:

@@ -25,6 +25,7 @@ import attrs
 
 from agentchat.agents.environment import agent_environment
 from agentchat.agents.sandbox import agent_policy, bwrap_argv, detect
+from agentchat.agents.types import AgentType, configured_types, package_version
 from agentchat.config.model import Config
 from agentchat.workspace import WorkspaceError, list_repos
 from agentchat.xmpp import upload
@@ -404,6 +405,32 @@ async def check_sandbox(config: Config, timeout: float = 30.0) -> CheckResult:
                                         "installed under a hidden directory it needs?)")
     return CheckResult(name, True, f"{status.message}; agents see the system read-only, their "
                                    "own repository and home read-write")
+# --------------------------------------------------------------------------- agent types
+
+
+async def check_agent_type(kind: AgentType, timeout: float = 30.0) -> CheckResult:
+    """An ``agents.types`` entry: found and which version, or how to install it."""
+    name = f"type {kind.name}"
+    found = kind.resolve()
+    if found is None:
+        how = f"; install: {kind.install}" if kind.install else ""
+        return CheckResult(name, False, f"{kind.label}: {kind.command or '(no command)'} not "
+                           f"found (set agents.types.{kind.name}.command{how})")
+    version = package_version(found) or await _version_output(found, timeout)
+    shown = f" {version}" if version else ""
+    return CheckResult(name, True, f"{kind.label}{shown} at {found}")
+
+
+async def _version_output(executable: str, timeout: float) -> str | None:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            executable, "--version", stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except (OSError, TimeoutError):
+        return None
+    version = parse_claude_version(out.decode(errors="replace"))
+    return _dotted(version) if version else None
 
 
 # --------------------------------------------------------------------------- work, mcp
@@ -454,5 +481,9 @@ async def run_checks(
     component, claude, sandbox = await asyncio.gather(
         check_prosody_and_uploads(config, timeout), check_claude(config), check_sandbox(config)
     )
-    results += [*component, claude, sandbox, check_work(config), check_mcp_port(config)]
+    results += [*component, claude, sandbox]
+    if config.agents.types:  # without agents.types Claude Code is the only type
+        others = [k for k in configured_types(config) if k.backend != "claude"]
+        results += await asyncio.gather(*(check_agent_type(k) for k in others))
+    results += [check_work(config), check_mcp_port(config)]
     return results

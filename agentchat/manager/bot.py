@@ -32,6 +32,9 @@ class ManagerHost(Protocol):
 
     def capacity_error(self) -> str | None: ...
 
+    def agent_types(self) -> tuple[tuple[str, str], ...]:
+        """(key, label) of each agent type ``new`` offers (installed ones)."""
+
     async def create_agent(self, owner: str, request: CreateRequest) -> str:
         """Create and start an agent; returns its full JID. Raises CreateError."""
 
@@ -87,10 +90,16 @@ class ManagerBot:
         if not self._host.repos():
             return (f"No repositories found under {self._host.base_path}. "
                     "Add a directory there and try again.")
+        if not self._host.agent_types():
+            return ("No agent type is installed (agents.types); 'agentchat check' says how to "
+                    "install each.")
         return None
 
     def repos(self) -> list[str]:
         return self._host.repos()
+
+    def agent_types(self) -> tuple[tuple[str, str], ...]:
+        return self._host.agent_types()
 
     def agent_names(self, user: str) -> list[str]:
         return [a.name for a in self._host.agents_of(user)]
@@ -114,8 +123,9 @@ class ManagerBot:
         if refusal is not None:
             self._say(user, refusal)
             return
-        self._flows[user] = CreationFlow(repos=self._host.repos())
-        self._say(user, type_question())
+        types = self._host.agent_types()
+        self._flows[user] = CreationFlow(repos=self._host.repos(), types=types)
+        self._say(user, type_question(types))
 
     async def _continue_flow(self, user: str, flow: CreationFlow, text: str) -> None:
         reply = advance(flow, text)

@@ -9,6 +9,7 @@ import attrs
 from agentchat.chat.textpolicy import one_line
 
 AGENT_TYPES: tuple[tuple[str, str], ...] = (("claude-code", "Claude Code"),)
+"""(key, menu label) of each type offered; the service passes its own (``agents.types``)."""
 
 Step = Literal["type", "repo", "task"]
 
@@ -23,6 +24,7 @@ class CreateRequest:
 @attrs.define
 class CreationFlow:
     repos: list[str]
+    types: tuple[tuple[str, str], ...] = AGENT_TYPES
     step: Step = "type"
     agent_type: str | None = None
     repo: str | None = None
@@ -39,8 +41,8 @@ def _numbered(items: list[str]) -> str:
     return " ".join(f"[{i}] {one_line(item)}" for i, item in enumerate(items, 1))
 
 
-def type_question() -> str:
-    return "What type of agent? " + _numbered([label for _, label in AGENT_TYPES])
+def type_question(types: tuple[tuple[str, str], ...] = AGENT_TYPES) -> str:
+    return "What type of agent? " + _numbered([label for _, label in types])
 
 
 def repo_question(repos: list[str]) -> str:
@@ -66,13 +68,14 @@ def advance(flow: CreationFlow, text: str) -> FlowReply:
     if text.strip().lower() in ("cancel", "abort", "stop"):
         return FlowReply("Cancelled. No agent was created.", finished=True)
     if flow.step == "type":
-        index = _choose(text, [label for _, label in AGENT_TYPES] + [k for k, _ in AGENT_TYPES])
+        types = flow.types
+        index = _choose(text, [label for _, label in types] + [k for k, _ in types])
         if index is None:
             return FlowReply(
-                f"Please answer with a number from 1 to {len(AGENT_TYPES)} (or 'cancel').\n"
-                + type_question()
+                f"Please answer with a number from 1 to {len(types)} (or 'cancel').\n"
+                + type_question(types)
             )
-        flow.agent_type = AGENT_TYPES[index % len(AGENT_TYPES)][0]
+        flow.agent_type = types[index % len(types)][0]
         flow.step = "repo"
         return FlowReply(repo_question(flow.repos))
     if flow.step == "repo":
@@ -86,15 +89,18 @@ def advance(flow: CreationFlow, text: str) -> FlowReply:
         flow.step = "task"
         return FlowReply(TASK_QUESTION)
     assert flow.agent_type is not None and flow.repo is not None
-    request = build_request(flow.agent_type, flow.repo, text, flow.repos)
+    request = build_request(flow.agent_type, flow.repo, text, flow.repos, flow.types)
     if isinstance(request, str):
         return FlowReply(request + " " + TASK_QUESTION)
     return FlowReply(done=request, finished=True)
 
 
-def build_request(agent_type: str, repo: str, task: str, repos: list[str]) -> CreateRequest | str:
+def build_request(
+    agent_type: str, repo: str, task: str, repos: list[str],
+    types: tuple[tuple[str, str], ...] = AGENT_TYPES,
+) -> CreateRequest | str:
     """Check a complete answer (the chat flow's last step, the ad-hoc form); str = what's wrong."""
-    if agent_type not in dict(AGENT_TYPES):
+    if agent_type not in dict(types):
         return f"Unknown agent type '{agent_type[:40]}'."
     if repo not in repos:
         return f"Unknown repository '{repo[:60]}'."

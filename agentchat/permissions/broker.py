@@ -172,7 +172,22 @@ class PermissionBroker:
             if self.audit:
                 self.audit.unauthorized("missing or unknown secret")
             return Decision("deny", message=UNAUTHORIZED, answered_by="auth", how="secret")
-        agent = self._agents[name]
+        return await self.request_for(name, tool_name, input, tool_use_id)
+
+    async def request_for(
+        self,
+        name: str,
+        tool_name: str,
+        input: dict[str, Any],
+        tool_use_id: str | None = None,
+    ) -> Decision:
+        """Decide one tool use of agent ``name``, for backends that ask over their own channel
+        (ACP's session/request_permission) rather than with the MCP secret."""
+        agent = self._agents.get(name)
+        if agent is None:
+            log.warning("permission request for %s from unregistered agent %s", tool_name, name)
+            return Decision("deny", message="The agent is not running.", answered_by="shutdown",
+                            how="shutdown")
         req = PermissionRequest(
             id=self._new_id(agent),
             agent=agent.name,

@@ -13,7 +13,7 @@ from typing import Any
 from agentchat.agents.runtime import Agent
 from agentchat.chat.textpolicy import one_line
 from agentchat.manager.bot import ManagerBot
-from agentchat.manager.flow import AGENT_TYPES, TASK_QUESTION, build_request
+from agentchat.manager.flow import TASK_QUESTION, build_request
 from agentchat.permissions.model import PermissionRequest
 from agentchat.permissions.prompt_text import summary
 from agentchat.state.model import AgentStatus
@@ -88,7 +88,7 @@ class ServiceCommands:
         if node == "new-agent":
             repos = self._manager.repos()
             request = build_request(single(values, "type"), _repo_of(single(values, "repo"), repos),
-                                    multi_line(values, "task"), repos)
+                                    multi_line(values, "task"), repos, self._manager.agent_types())
             if isinstance(request, str):
                 return Ask(self._new_agent_form(), request, "error")
             reply = await self._manager.create(user, request)
@@ -102,13 +102,14 @@ class ServiceCommands:
 
     def _new_agent_form(self) -> Form:
         repos = self._manager.repos()
+        types = self._manager.agent_types()
         return Form(
             title="New agent",
             instructions="Pick the agent type and the repository it works in, and give it "
                          "its first task.",
             fields=(
-                Field("type", "list-single", "Type", values=(AGENT_TYPES[0][0],),
-                      options=tuple(Option(k, label) for k, label in AGENT_TYPES),
+                Field("type", "list-single", "Type", values=(types[0][0],) if types else (),
+                      options=tuple(Option(k, label) for k, label in types),
                       required=True),
                 Field("repo", "list-single", "Repository",
                       options=tuple(Option(_repo_value(i, r), one_line(r))

@@ -15,12 +15,16 @@ from agentchat.permissions.mcp_app import SECRET_HEADER
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
-from tests.support.chat_flows import create_agent, reactions, reply, wait_prompt
+from tests.support.chat_flows import (
+    correction_of,
+    create_agent,
+    reactions,
+    reply,
+    wait_prompt,
+)
 from tests.support.mcp_client import post_tool_call
 from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ChatClient, ClientPool
-
-CORRECTION_NS = "{urn:xmpp:message-correct:0}replace"
 
 
 def write(path: Path, content: str = "hello\n") -> sa.Reply:
@@ -39,21 +43,6 @@ async def asking_to_write(
     agent = await create_agent(client, task)
     pid, prompt = await wait_prompt(client, agent, f"🔧 Write {target.name}")
     return agent, pid, prompt
-
-
-async def correction_of(client: ChatClient, agent: str, prompt: Any) -> str:
-    """The agent's next message: the XEP-0308 correction replacing ``prompt``, from the prompt's
-    own full JID (so nothing can come between them there); returns its body.
-
-    Before any acknowledgement: clients that correct only the latest message would otherwise
-    show a second copy of the prompt.
-    """
-    msg = await client.next_message(agent)
-    replace = msg.xml.find(CORRECTION_NS)
-    assert replace is not None and replace.get("id") == prompt["id"], (
-        f"wanted the correction of {prompt['id']} first, got {msg['body']!r}")
-    assert msg["from"] == prompt["from"]
-    return str(msg["body"])
 
 
 async def test_write_allowed_creates_the_file_and_prompt_is_corrected(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from tests.support.xmpp_client import ChatClient, jid_matches
 
@@ -28,11 +29,16 @@ async def reply(client: ChatClient, agent: str, contains: str | re.Pattern[str])
     return str(msg["body"])
 
 
-async def create_agent(client: ChatClient, task: str, repo_choice: str = "2") -> str:
-    """Walk the manager's creation flow; returns the agent's bare JID."""
+async def create_agent(
+    client: ChatClient, task: str, repo_choice: str = "2", kind: str = "Claude Code"
+) -> str:
+    """Walk the manager's creation flow, picking the type labelled ``kind`` from the menu;
+    returns the agent's bare JID."""
     client.send(MANAGER, "new")
-    await client.expect(MANAGER, "What type of agent? [1] Claude Code")
-    client.send(MANAGER, "1")
+    menu = await client.expect(MANAGER, "What type of agent? [1] ")
+    choice = re.search(rf"\[(\d+)\] {re.escape(kind)}(?: \[|$)", str(menu["body"]))
+    assert choice is not None, f"{kind} is not offered: {menu['body']}"
+    client.send(MANAGER, choice.group(1))
     await client.expect(MANAGER, "Available repos: [1] another-repo [2] my-project")
     client.send(MANAGER, repo_choice)
     await client.expect(MANAGER, "What's the initial task for the agent?")
@@ -78,6 +84,24 @@ async def wait_prompt(client: ChatClient, agent: str, tool_line: str) -> tuple[s
     match = PROMPT.match(str(prompt["body"]))  # type: ignore[index]
     assert match is not None
     return match.group(1), prompt
+
+
+CORRECTION_NS = "{urn:xmpp:message-correct:0}replace"
+
+
+async def correction_of(client: ChatClient, agent: str, prompt: Any) -> str:
+    """The agent's next message: the XEP-0308 correction replacing ``prompt``, from the prompt's
+    own full JID (so nothing can come between them there); returns its body.
+
+    Before any acknowledgement: clients that correct only the latest message would otherwise
+    show a second copy of the prompt.
+    """
+    msg = await client.next_message(agent)
+    replace = msg.xml.find(CORRECTION_NS)
+    assert replace is not None and replace.get("id") == prompt["id"], (
+        f"wanted the correction of {prompt['id']} first, got {msg['body']!r}")
+    assert msg["from"] == prompt["from"]
+    return str(msg["body"])
 
 
 def reactions(target_id: str, emojis: list[str]) -> ET.Element:

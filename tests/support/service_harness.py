@@ -53,13 +53,18 @@ async def running_service(
     tmp_path: Path,
     api: ScriptedAnthropic,
     env_overrides: Mapping[str, str] | None = None,
+    agent_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Service]:
-    """The service connected as the component; stopped (and disconnected) on exit."""
+    """The service connected as the component; stopped (and disconnected) on exit.
+
+    ``agent_env`` (default: Claude Code against ``api``) is added to every agent's environment.
+    """
     home = tmp_path / "home"
     base = make_workspace(tmp_path)
     env = service_env(prosody, home, base, **dict(env_overrides or {}))
     loaded = load_config(None, env)
-    service = Service(loaded.config, agent_env=claude_env(tmp_path, api))
+    extra = claude_env(tmp_path, api) if agent_env is None else dict(agent_env)
+    service = Service(loaded.config, agent_env=extra)
     service.load_state()
     await service.start()
     try:

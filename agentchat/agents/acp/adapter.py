@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from agentchat.agents.acp.mapping import choose_option, follow_up, tool_view
 from agentchat.agents.adapter import AgentStartError, LaunchSpec
+from agentchat.agents.environment import Declared, agent_environment
 from agentchat.agents.events import (
     AgentEvent,
     AssistantText,
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 PermissionAsker = Callable[[str, dict[str, Any], str | None], Awaitable[Decision]]
 """(tool name, input, tool call id) → the owner's decision (the broker, for this agent)."""
 
+NOTHING_MORE = Declared()  # only the basics every program gets
 START_TIMEOUT = 90.0  # initialize + session/new; Gemini CLI needs seconds on a busy machine
 REPLAY_QUIET = 0.3  # session/load may return before its history replay ends (Gemini CLI)
 REPLAY_MAX = 3.0
@@ -69,6 +71,7 @@ class AcpAdapter:
         label: str,
         ask: PermissionAsker,
         env: Mapping[str, str] | None = None,
+        declared: Declared | None = None,
         streaming: bool = True,
     ) -> None:
         self.spec = spec
@@ -76,6 +79,7 @@ class AcpAdapter:
         self.label = label  # "Gemini CLI": for the owner's messages
         self._ask = ask
         self._env = dict(env or {})
+        self._declared = declared or NOTHING_MORE  # what it may inherit from our environment
         self._streaming = streaming
         self._process = AgentProcess(f"{label} ({self.argv[0]})")
         self._conn: acp.ClientSideConnection | None = None
@@ -98,7 +102,9 @@ class AcpAdapter:
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        env = {**os.environ, **self.spec.env, **self._env}
+        # Never agentchat's own environment (its secrets): the allow-list, then our values.
+        env = {**agent_environment(os.environ, declared=self._declared, own=self.spec.env),
+               **self._env}
         await self._process.spawn(self.argv, self.spec.cwd, env)
         self._conn = acp.connect_to_agent(cast(acp.Client, _Client(self)), self._process.stdin,
                                           self._process.stdout)

@@ -1,0 +1,198 @@
+"""Gemini CLI and Codex agents end to end: real Prosody, real agent CLIs, scripted model APIs.
+
+Each family goes through what a user does with a Claude Code agent: created from the manager's
+``new`` menu, a permission prompt answered ``yes`` and ``no, <reason>``, a second turn that
+remembers the first, ``stop`` mid-turn, and agentchat killed and restarted in between turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentchat.permissions.audit import read_audit
+from agentchat.prosody.embedded import EmbeddedProsody
+from agentchat.service import Service
+from tests.support import scripted_gemini as sg
+from tests.support import scripted_server as ss
+from tests.support.agent_envs import GEMINI, gemini_env, gemini_minute_passed, pinned
+from tests.support.chat_flows import (
+    MANAGER,
+    correction_of,
+    create_agent,
+    reply,
+    wait_prompt,
+)
+from tests.support.service_harness import (
+    ServiceProcess,
+    make_workspace,
+    running_service,
+    service_env,
+)
+from tests.support.xmpp_client import ClientPool
+
+pytestmark = [pytest.mark.usefixtures("component_free"), pytest.mark.timeout(300)]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One ACP agent family as the tests drive it."""
+
+    key: str  # agents.types name
+    label: str  # menu text
+    binary: Path
+    make_api: Callable[[], ss.ScriptedServer]
+    env: Callable[[Path, Any], dict[str, str]]
+    write: Callable[[Path], ss.Reply]  # a reply that makes the agent create a file
+    restart_wait: Callable[[float], Any]  # before session/load may succeed (Gemini's minutes)
+
+
+async def _no_wait(_since: float) -> None:
+    return None
+
+
+GEMINI_FAMILY = Family("gemini", "Gemini CLI", GEMINI, sg.ScriptedGemini, gemini_env,
+                       sg.write_file, gemini_minute_passed)
+FAMILIES = [GEMINI_FAMILY]
+
+
+@pytest.fixture(params=FAMILIES, ids=lambda f: f.key)
+def family(request: pytest.FixtureRequest) -> Family:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def model_api(family: Family) -> AsyncIterator[Any]:
+    async with family.make_api() as server:
+        yield server
+
+
+def types_env(family: Family) -> dict[str, str]:
+    """agents.types with Claude Code and this family, its command given as an absolute path."""
+    return {"AGENTS_TYPES": json.dumps({"claude-code": {},
+                                        family.key: {"command": pinned(family.binary)}})}
+
+
+@pytest.fixture
+async def acp_service(
+    prosody: EmbeddedProsody, tmp_path: Path, family: Family, model_api: Any
+) -> AsyncIterator[Service]:
+    async with running_service(prosody, tmp_path, model_api, env_overrides=types_env(family),
+                               agent_env=family.env(tmp_path, model_api)) as svc:
+        yield svc
+
+
+def repo(tmp_path: Path) -> Path:
+    return tmp_path / "work" / "my-project"
+
+
+async def test_created_from_new_allowed_write_then_a_turn_that_remembers(
+    acp_service: Service, family: Family, model_api: Any, make_user,
+    connect_client: ClientPool, tmp_path: Path,
+) -> None:
+    target = repo(tmp_path) / "hello.txt"
+    client = await connect_client(make_user())
+    model_api.push(family.write(target))
+    agent = await create_agent(client, "create hello.txt", kind=family.label)
+    pid, prompt = await wait_prompt(client, agent, "🔧 Write hello.txt")
+    body = str(prompt["body"])  # type: ignore[index]
+    assert "Action: Write File" in body and "File: hello.txt" in body
+    assert body.endswith("Reply: yes / no / always")
+    assert not target.exists()
+    client.send(agent, "yes")
+    await client.expect(agent, f"✅ allowed #{pid}")
+    assert (await correction_of(client, agent, prompt)).endswith("✅ allowed")
+    await reply(client, agent, "done: ")
+    assert target.read_text() == "hello\n"
+
+    client.send(agent, "what did I ask you first?")
+    await reply(client, agent, "echo: what did I ask you first?")
+    assert model_api.all_user_texts() == ["create hello.txt", "what did I ask you first?"]
+    record = acp_service.agents[agent.split("@")[0]].record
+    assert record.agent_type == family.key and record.turns == 2
+    decisions = [e for e in read_audit(acp_service.config.audit_path) if e["event"] == "decision"]
+    assert [(d["id"], d["decision"], d["how"]) for d in decisions] == [(pid, "allow", "yes")]
+
+
+async def test_denied_with_a_reason_no_file_and_the_agent_hears_the_reason(
+    acp_service: Service, family: Family, model_api: Any, make_user,
+    connect_client: ClientPool, tmp_path: Path,
+) -> None:
+    target = repo(tmp_path) / "hello.txt"
+    client = await connect_client(make_user())
+    model_api.push(family.write(target))
+    agent = await create_agent(client, "create hello.txt", kind=family.label)
+    pid, prompt = await wait_prompt(client, agent, "🔧 Write hello.txt")
+    asked = len(model_api.requests)
+    client.send(agent, "no, call it greeting.txt")
+    await client.expect(agent, f"❌ denied #{pid}: call it greeting.txt")
+    assert (await correction_of(client, agent, prompt)).endswith("❌ denied: call it greeting.txt")
+    await client.expect_eventually(agent, re.compile(r"call it greeting\.txt"), timeout=60)
+    assert not target.exists()
+    later = [model_api.last_user_text(i) for i in range(asked, len(model_api.requests))]
+    assert any("They said: call it greeting.txt" in t for t in later), later
+    decision = [e for e in read_audit(acp_service.config.audit_path) if e["event"] == "decision"]
+    assert decision[-1]["decision"] == "deny" and decision[-1]["how"] == "no"
+    assert decision[-1]["note"] == "call it greeting.txt"
+
+
+async def test_stop_mid_turn_then_a_normal_turn(
+    acp_service: Service, family: Family, model_api: Any, make_user,
+    connect_client: ClientPool,
+) -> None:
+    client = await connect_client(make_user())
+    agent = await create_agent(client, "hello", kind=family.label)
+    await reply(client, agent, "echo: hello")
+    gate = asyncio.Event()
+    try:
+        model_api.push(ss.text("you should never see this", gate=gate))
+        client.send(agent, "think slowly")
+        await model_api.wait_requests(2)
+        client.send(agent, "stop")
+        await client.expect(agent, "⏹ Interrupting the current turn…")
+        await client.expect(agent, "⏹ Interrupted. I'm ready for your next message.")
+        client.send(agent, "hello again")
+        await reply(client, agent, "echo: hello again")
+    finally:
+        gate.set()
+
+
+async def test_agentchat_killed_and_restarted_continues_the_session(
+    prosody: EmbeddedProsody, tmp_path: Path, family: Family, model_api: Any, make_user,
+    connect_client: ClientPool,
+) -> None:
+    env = service_env(prosody, tmp_path / "home", make_workspace(tmp_path), **types_env(family))
+    env.update(family.env(tmp_path, model_api))
+    first, second = ServiceProcess(env), ServiceProcess(env)
+    await first.start()
+    try:
+        client = await connect_client(make_user())
+        created = time.time()
+        agent = await create_agent(client, "remember the word banana", kind=family.label)
+        name = agent.split("@")[0]
+        await reply(client, agent, "echo: remember the word banana")
+        first.kill(signal.SIGKILL)
+        assert await first.wait() == -signal.SIGKILL
+        await family.restart_wait(created)
+
+        await second.start()
+        await client.expect(MANAGER, f"agentchat restarted: {name} stopped; send a message "
+                                     "to resume.")
+        client.send(agent, "what was the word?")
+        await reply(client, agent, "echo: what was the word?")  # no "new session" notice first
+        assert model_api.all_user_texts() == ["remember the word banana", "what was the word?"]
+        state = json.loads((tmp_path / "home" / "state.json").read_text())
+        [saved] = state["agents"]
+        assert saved["agent_type"] == family.key and saved["status"] == "running"
+    finally:
+        await first.ensure_stopped()
+        await second.ensure_stopped()
