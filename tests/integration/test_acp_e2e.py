@@ -23,8 +23,16 @@ from agentchat.permissions.audit import read_audit
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_gemini as sg
+from tests.support import scripted_openai as so
 from tests.support import scripted_server as ss
-from tests.support.agent_envs import GEMINI, gemini_env, gemini_minute_passed, pinned
+from tests.support.agent_envs import (
+    CODEX,
+    GEMINI,
+    codex_env,
+    gemini_env,
+    gemini_minute_passed,
+    pinned,
+)
 from tests.support.chat_flows import (
     MANAGER,
     correction_of,
@@ -62,7 +70,9 @@ async def _no_wait(_since: float) -> None:
 
 GEMINI_FAMILY = Family("gemini", "Gemini CLI", GEMINI, sg.ScriptedGemini, gemini_env,
                        sg.write_file, gemini_minute_passed)
-FAMILIES = [GEMINI_FAMILY]
+CODEX_FAMILY = Family("codex", "Codex", CODEX, so.ScriptedOpenAI, codex_env, so.write_file,
+                      _no_wait)
+FAMILIES = [GEMINI_FAMILY, CODEX_FAMILY]
 
 
 @pytest.fixture(params=FAMILIES, ids=lambda f: f.key)

@@ -11,7 +11,7 @@ from tests.support.claude_env import REPO_ROOT
 
 NODE_BIN = REPO_ROOT / "tools" / "node_modules" / ".bin"
 GEMINI = NODE_BIN / "gemini"
-CODEX = NODE_BIN / "codex-acp"
+CODEX = NODE_BIN / "codex-acp"  # the npm wrapper; agents.types runs the native binary behind it
 
 
 class _HasBaseUrl(Protocol):
@@ -59,3 +59,28 @@ async def gemini_minute_passed(since: float) -> None:
     remaining = 60 - (since % 60) + 0.5 - (time.time() - since)
     if remaining > 0:
         await asyncio.sleep(remaining)
+
+
+def codex_env(tmp_path: Path, api: _HasBaseUrl) -> dict[str, str]:
+    """Codex against ``api`` (a ScriptedOpenAI): a CODEX_HOME whose config.toml names it."""
+    codex_home = _home(tmp_path) / ".codex"
+    codex_home.mkdir(parents=True, exist_ok=True)
+    (codex_home / "config.toml").write_text(
+        'model = "gpt-5.5"\n'
+        'model_provider = "fake"\n'
+        "[model_providers.fake]\n"
+        'name = "fake"\n'
+        f'base_url = "{api.base_url}/v1"\n'
+        'wire_api = "responses"\n'
+        'env_key = "OPENAI_API_KEY"\n'
+    )
+    return {
+        "HOME": str(_home(tmp_path)),
+        "CODEX_HOME": str(codex_home),
+        "OPENAI_API_KEY": "dummy",
+        "OPENAI_BASE_URL": "",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "HTTP_PROXY": "",
+        "HTTPS_PROXY": "",
+    }
