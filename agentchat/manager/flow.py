@@ -69,13 +69,15 @@ def advance(flow: CreationFlow, text: str) -> FlowReply:
         return FlowReply("Cancelled. No agent was created.", finished=True)
     if flow.step == "type":
         types = flow.types
-        index = _choose(text, [label for _, label in types] + [k for k, _ in types])
+        index = _choose(text, [label for _, label in types])
+        if index is None and not text.strip().isdigit():  # the key typed out: "gemini"
+            index = _choose(text, [k for k, _ in types])
         if index is None:
             return FlowReply(
                 f"Please answer with a number from 1 to {len(types)} (or 'cancel').\n"
                 + type_question(types)
             )
-        flow.agent_type = types[index % len(types)][0]
+        flow.agent_type = types[index][0]
         flow.step = "repo"
         return FlowReply(repo_question(flow.repos))
     if flow.step == "repo":

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any, cast
 
 import acp
+from acp.connection import StreamDirection, StreamEvent
 from acp.schema import ClientCapabilities, Implementation, TextContentBlock
 from pydantic import BaseModel
 
@@ -94,6 +95,7 @@ class AcpAdapter:
         self._seen_tools: set[str] = set()
         self._follow_ups: list[str] = []
         self._last_update = 0.0
+        self._prompt_sent = asyncio.Event()
 
     @property
     def pid(self) -> int | None:
@@ -107,7 +109,7 @@ class AcpAdapter:
                **self._env}
         await self._process.spawn(self.argv, self.spec.cwd, env)
         self._conn = acp.connect_to_agent(cast(acp.Client, _Client(self)), self._process.stdin,
-                                          self._process.stdout)
+                                          self._process.stdout, observers=[self._observe])
         self._watcher = asyncio.create_task(self._watch(), name=f"acp-{self.pid}")
         try:
             await asyncio.wait_for(self._open_session(), START_TIMEOUT)
@@ -205,7 +207,19 @@ class AcpAdapter:
             raise RuntimeError("a turn is already running")
         self._cancelled = False
         self._follow_ups.clear()
-        self._turn = asyncio.create_task(self._run_turn(text), name=f"acp-turn-{self.pid}")
+        self._prompt_sent.clear()
+        turn = asyncio.create_task(self._run_turn(text), name=f"acp-turn-{self.pid}")
+        self._turn = turn
+        # Return once the prompt is on the wire, so a session/cancel sent next follows it.
+        sent = asyncio.create_task(self._prompt_sent.wait())
+        await asyncio.wait({sent, turn}, return_when=asyncio.FIRST_COMPLETED)
+        sent.cancel()
+
+    def _observe(self, event: StreamEvent) -> None:
+        message = event.message
+        if event.direction is StreamDirection.OUTGOING and message.get("method") == (
+                "session/prompt"):
+            self._prompt_sent.set()
 
     async def _run_turn(self, text: str) -> None:
         assert self._conn is not None

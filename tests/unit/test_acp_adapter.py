@@ -1,0 +1,166 @@
+"""AcpAdapter against tests/support/fake_acp_agent.py (the real agents are in integration)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentchat.agents.acp import AcpAdapter
+from agentchat.agents.adapter import AgentStartError, LaunchSpec
+from agentchat.agents.events import (
+    AssistantText,
+    Notice,
+    PartialText,
+    ProcessExited,
+    SessionStarted,
+    ToolCall,
+    TurnFinished,
+)
+from agentchat.permissions.model import Decision
+from tests.support.agent_events import next_of
+
+FAKE = Path(__file__).resolve().parents[1] / "support" / "fake_acp_agent.py"
+
+pytestmark = pytest.mark.timeout(30)
+
+Launch = Callable[..., Awaitable[AcpAdapter]]
+
+
+class Owner:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+        self.decision: asyncio.Future[Decision] | None = None
+
+    async def __call__(self, name: str, tool_input: dict[str, Any], _id: str | None) -> Decision:
+        self.asked.append((name, tool_input))
+        self.decision = asyncio.get_running_loop().create_future()
+        return await self.decision
+
+
+@pytest.fixture
+def owner() -> Owner:
+    return Owner()
+
+
+@pytest.fixture
+async def launch(tmp_path: Path, owner: Owner) -> AsyncIterator[Launch]:
+    started: list[AcpAdapter] = []
+
+    async def _launch(session_id: str = "", resume: bool = False, **env: str) -> AcpAdapter:
+        spec = LaunchSpec(cwd=tmp_path, session_id=session_id, resume=resume, env=env)
+        adapter = AcpAdapter(spec, [sys.executable, str(FAKE)], label="Fake", ask=owner)
+        started.append(adapter)
+        await adapter.start()
+        return adapter
+
+    yield _launch
+    for adapter in started:
+        await adapter.stop(grace=1)
+
+
+async def test_a_turn_streams_text_and_ends(launch: Launch) -> None:
+    agent = await launch()
+    events = agent.events()
+    started, _ = await next_of(events, SessionStarted)
+    assert started.session_id == "fake-session-1"
+    await agent.send("hi")
+    finished, seen = await next_of(events, TurnFinished)
+    assert [e.text for e in seen if isinstance(e, PartialText)] == ["echo: ", "echo: hi"]
+    assert AssistantText("echo: hi") in seen
+    assert finished.subtype == "end_turn" and not finished.is_error
+    await agent.stop()
+    exited, _ = await next_of(events, ProcessExited)
+    assert exited.expected and exited.returncode == 0
+
+
+async def test_permission_shows_the_call_and_answers_with_the_chosen_option(
+    launch: Launch, owner: Owner
+) -> None:
+    agent = await launch()
+    events = agent.events()
+    await agent.send("ask")
+    call, _ = await next_of(events, ToolCall)
+    assert (call.name, call.input) == ("Bash", {"command": "rm -rf build",
+                                                "description": "Run rm -rf build"})
+    assert owner.asked == [("Bash", call.input)]
+    assert owner.decision is not None
+    owner.decision.set_result(Decision("allow", how="yes"))
+    _, seen = await next_of(events, TurnFinished)
+    assert AssistantText("outcome: yes") in seen
+
+
+async def test_interrupt_cancels_a_pending_permission_and_the_turn(
+    launch: Launch, owner: Owner
+) -> None:
+    agent = await launch()
+    events = agent.events()
+    await agent.send("ask")
+    await next_of(events, ToolCall)
+    assert owner.decision is not None
+    # what the broker answers when the runtime cancels the agent's pending prompts
+    owner.decision.set_result(Decision("deny", answered_by="cancelled", how="cancelled"))
+    _, seen = await next_of(events, TurnFinished)
+    assert AssistantText("outcome: cancelled") in seen
+    await agent.send("slow")
+    await agent.interrupt()
+    finished, _ = await next_of(events, TurnFinished)
+    assert finished.subtype == "cancelled" and not finished.is_error
+
+
+async def test_a_refusal_with_a_reason_is_sent_to_the_agent_in_the_same_turn(
+    launch: Launch, owner: Owner
+) -> None:
+    agent = await launch()
+    events = agent.events()
+    await agent.send("ask")
+    await next_of(events, ToolCall)
+    assert owner.decision is not None
+    owner.decision.set_result(Decision("deny", how="no", note="keep the build"))
+    finished, seen = await next_of(events, TurnFinished)
+    texts = [e.text for e in seen if isinstance(e, AssistantText)]
+    assert texts == ["outcome: no",
+                     "echo: The user refused the permission for: Run rm -rf build. "
+                     "They said: keep the build"]
+    assert not finished.is_error
+
+
+async def test_crash_mid_turn_is_an_unexpected_exit_with_the_stderr_tail(launch: Launch) -> None:
+    agent = await launch()
+    events = agent.events()
+    await agent.send("crash")
+    exited, seen = await next_of(events, ProcessExited)
+    assert not exited.expected and exited.returncode == 3
+    assert "out of cheese" in exited.stderr_tail
+    assert not any(isinstance(e, TurnFinished) for e in seen)  # the exit tells the owner
+
+
+async def test_resume_loads_the_session_without_replaying_it(launch: Launch) -> None:
+    agent = await launch("fake-session-1", resume=True)
+    events = agent.events()
+    started, seen = await next_of(events, SessionStarted)
+    assert started.session_id == "fake-session-1" and seen == []  # "old answer" not shown
+    await agent.send("again")
+    _, seen = await next_of(events, TurnFinished)
+    assert [e.text for e in seen if isinstance(e, AssistantText)] == ["echo: again"]
+
+
+async def test_resume_without_load_support_says_so_before_a_fresh_session(
+    launch: Launch,
+) -> None:
+    agent = await launch("fake-session-1", resume=True, FAKE_ACP_NO_LOAD="1")
+    notice, _ = await next_of(agent.events(), Notice)
+    assert "cannot continue an earlier conversation" in notice.text
+    started, _ = await next_of(agent.events(), SessionStarted)
+    assert started.session_id == "fake-session-1"  # session/new of the fake: a new session
+
+
+async def test_a_missing_binary_is_a_start_error(tmp_path: Path, owner: Owner) -> None:
+    spec = LaunchSpec(cwd=tmp_path, session_id="")
+    adapter = AcpAdapter(spec, [str(tmp_path / "nope")], label="Fake", ask=owner)
+    with pytest.raises(AgentStartError, match="not found"):
+        await adapter.start()
