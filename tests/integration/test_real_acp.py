@@ -1,9 +1,8 @@
-"""The real Gemini CLI and Codex, through AcpAdapter, against scripted model APIs."""
+"""The real Gemini CLI through AcpAdapter against the scripted Gemini API (Codex: e2e)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from agentchat.agents.events import (
 )
 from agentchat.permissions.model import Decision
 from tests.support import scripted_gemini as sg
-from tests.support.agent_envs import GEMINI, gemini_env, gemini_minute_passed, pinned
+from tests.support.agent_envs import GEMINI, gemini_env, pinned
 from tests.support.agent_events import next_of
 
 pytestmark = pytest.mark.timeout(180)
@@ -75,11 +74,10 @@ async def gemini(
         await adapter.stop(grace=2)
 
 
-async def test_gemini_turns_permission_cancel_and_load(
+async def test_gemini_turns_permission_and_cancel(
     gemini: tuple[Launch, Owner], gemini_api: sg.ScriptedGemini, workdir: Path
 ) -> None:
     launch, owner = gemini
-    created = time.time()
     agent = await launch()
     events = agent.events()
     started, _ = await next_of(events, SessionStarted)
@@ -112,19 +110,8 @@ async def test_gemini_turns_permission_cancel_and_load(
 
     await agent.stop()
     exited, _ = await next_of(events, ProcessExited)
-    assert exited.expected
-
-    await gemini_minute_passed(created)
-    again = await launch(agent.session_id, resume=True)
-    events = again.events()
-    started, seen = await next_of(events, SessionStarted)
-    assert started.session_id == agent.session_id
-    assert not any(isinstance(e, Notice) for e in seen)
-    await again.send("what did I say first?")
-    finished, seen = await next_of(events, TurnFinished)
-    assert [e.text for e in seen if isinstance(e, AssistantText)] == [
-        "echo: what did I say first?"]  # the replayed history is not shown again
-    assert gemini_api.all_user_texts()[:2] == ["hi there", "write a.txt"]
+    assert exited.expected and exited.returncode == 0
+    # session/load after a restart: tests/integration/test_acp_e2e.py (it needs a new minute)
 
 
 async def test_gemini_denied_with_a_reason_tells_the_agent(
