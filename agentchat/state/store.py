@@ -109,6 +109,17 @@ class StateStore:
             return False
         return True
 
+    def _keep_backup(self) -> None:
+        """The current file becomes the backup without a moment in which state.json is
+        missing (a reader then would find no state): a hard link renamed over the backup."""
+        link = self.backup.with_name(self.backup.name + ".tmp")
+        try:
+            link.unlink(missing_ok=True)
+            os.link(self.path, link)
+            os.replace(link, self.backup)
+        except OSError:  # no hard links on this filesystem: move it, as a last resort
+            os.replace(self.path, self.backup)
+
     def save(self, state: ServiceState) -> None:
         self.write(encode(state))
 
@@ -124,7 +135,7 @@ class StateStore:
             os.close(fd)
         current = _identity(self.path)
         if current is not None and (current == self._known or self._decodes(self.path)):
-            os.replace(self.path, self.backup)  # only a version that parses becomes the backup
+            self._keep_backup()  # only a version that parses becomes the backup
         os.replace(tmp, self.path)
         self._known = _identity(self.path)
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
