@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 
 from agentchat.agents.adapter import AgentStartError
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 STDOUT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line can carry a whole file
 STDERR_TAIL_BYTES = 4096
+PIPE_DRAIN_TIMEOUT = 5.0  # after exit, how long to wait for stdout/stderr EOF
 
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
@@ -120,13 +121,29 @@ class AgentProcess:
             return False
         return True
 
-    async def wait_closed(self, timeout: float = 5.0) -> None:
-        """After the exit: let the stderr tail catch up, then release our pipe ends."""
+    async def drained(self, *readers: Awaitable[None], timeout: float = PIPE_DRAIN_TIMEOUT
+                      ) -> None:
+        """After the exit: wait for the pipes' EOF (``readers`` and the stderr tail end).
+
+        Normally the pipes close with the exit; a grandchild that inherited them must not keep
+        the exit from being reported, so after ``timeout`` our pipe ends are closed.
+        """
+        tasks = [asyncio.ensure_future(r) for r in readers]
         if self._stderr_task is not None:
+            tasks.append(self._stderr_task)
+        group = asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            results = await asyncio.wait_for(asyncio.shield(group), timeout)
+        except TimeoutError:
+            log.warning("pid=%s exited but its output pipes stay open", self.pid)
+            if self._transport is not None:
+                self._transport.close()  # our pipe ends: the readers see EOF
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._stderr_task), timeout)
-        if self._transport is not None:
-            self._transport.close()
+                results = await asyncio.wait_for(group, 5)
+            return
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("pid=%s: output reader failed: %r", self.pid, result)
 
     async def stop(self, grace: float = 3.0) -> None:
         """Close stdin, wait ``grace`` s, SIGTERM, wait ``grace`` s, SIGKILL the group."""

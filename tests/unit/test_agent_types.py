@@ -19,10 +19,16 @@ from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.model import Decision, PermissionRequest
 
 
+@pytest.fixture(autouse=True)
+def no_agents_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Commands are looked up in PATH: here none of the agents is installed there."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+
+
 def env(tmp_path: Path, **extra: str) -> dict[str, str]:
     (tmp_path / "repos").mkdir(exist_ok=True)
     return {"AGENT_CHAT_HOME": str(tmp_path / "home"), "XMPP_COMPONENT_SECRET": "s",
-            "WORK_BASE_PATH": str(tmp_path / "repos"), "PATH": "/nonexistent", **extra}
+            "WORK_BASE_PATH": str(tmp_path / "repos"), **extra}
 
 
 def executable(path: Path, text: str = "#!/bin/sh\necho 9.8.7\n") -> Path:

@@ -12,6 +12,7 @@ Claude's permission tool. JSON-RPC framing is the ``acp`` package's; the process
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -21,11 +22,11 @@ from typing import Any, cast
 
 import acp
 from acp.connection import StreamDirection, StreamEvent
-from acp.schema import ClientCapabilities, Implementation, TextContentBlock
+from acp.schema import ClientCapabilities, ImageContentBlock, Implementation, TextContentBlock
 from pydantic import BaseModel
 
 from agentchat.agents.acp.mapping import choose_option, follow_up, tool_view
-from agentchat.agents.adapter import AgentStartError, LaunchSpec
+from agentchat.agents.adapter import AgentStartError, Image, LaunchSpec
 from agentchat.agents.environment import Declared, agent_environment
 from agentchat.agents.events import (
     AgentEvent,
@@ -87,6 +88,7 @@ class AcpAdapter:
         self._queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
         self.session_id = ""
         self.can_load = False
+        self._images = False  # promptCapabilities.image
         self._turn: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._in_prompt = False
@@ -129,6 +131,8 @@ class AcpAdapter:
         )
         caps = init.agent_capabilities
         self.can_load = bool(caps is not None and caps.load_session)
+        prompts = caps.prompt_capabilities if caps is not None else None
+        self._images = bool(prompts is not None and prompts.image)
         cwd = str(self.spec.cwd)
         if self.spec.resume and self.spec.session_id:
             if not self.can_load:
@@ -171,7 +175,7 @@ class AcpAdapter:
     async def _watch(self) -> None:
         """Queue ``ProcessExited`` once the process is gone (after the turn's last events)."""
         await self._process.exited.wait()
-        await self._process.wait_closed()
+        await self._process.drained()
         if self._turn is not None and not self._turn.done():
             self._turn.cancel()
             with contextlib.suppress(BaseException):
@@ -200,7 +204,11 @@ class AcpAdapter:
 
     # ----------------------------------------------------------------- turns
 
-    async def send(self, text: str) -> None:
+    @property
+    def accepts_images(self) -> bool:
+        return self._images
+
+    async def send(self, text: str, images: Sequence[Image] = ()) -> None:
         if self._conn is None or self._process.exited.is_set():
             raise ConnectionError(f"{self.label} is not running")
         if self._turn is not None and not self._turn.done():
@@ -208,7 +216,12 @@ class AcpAdapter:
         self._cancelled = False
         self._follow_ups.clear()
         self._prompt_sent.clear()
-        turn = asyncio.create_task(self._run_turn(text), name=f"acp-turn-{self.pid}")
+        blocks: list[TextContentBlock | ImageContentBlock] = [
+            TextContentBlock(type="text", text=text)]
+        blocks += [ImageContentBlock(type="image", mime_type=i.media_type,
+                                     data=base64.b64encode(i.data).decode("ascii"))
+                   for i in images if self._images]
+        turn = asyncio.create_task(self._run_turn(blocks), name=f"acp-turn-{self.pid}")
         self._turn = turn
         # Return once the prompt is on the wire, so a session/cancel sent next follows it.
         sent = asyncio.create_task(self._prompt_sent.wait())
@@ -221,24 +234,23 @@ class AcpAdapter:
                 "session/prompt"):
             self._prompt_sent.set()
 
-    async def _run_turn(self, text: str) -> None:
+    async def _run_turn(self, first: list[TextContentBlock | ImageContentBlock]) -> None:
         assert self._conn is not None
-        prompts = [text]
+        prompts = [first]
         stop = "end_turn"
         try:
             while prompts:
                 self._in_prompt = True
                 try:
-                    response = await self._conn.prompt(
-                        session_id=self.session_id,
-                        prompt=[TextContentBlock(type="text", text=prompts.pop(0))],
-                    )
+                    response = await self._conn.prompt(session_id=self.session_id,
+                                                       prompt=list(prompts.pop(0)))
                 finally:
                     self._in_prompt = False
                     self._flush_text()
                 stop = str(response.stop_reason)
                 if self._follow_ups and not self._cancelled:
-                    prompts.append("\n".join(self._follow_ups))
+                    prompts.append([TextContentBlock(type="text",
+                                                     text="\n".join(self._follow_ups))])
                     self._follow_ups.clear()
         except asyncio.CancelledError:
             raise
