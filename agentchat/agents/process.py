@@ -14,10 +14,11 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from pathlib import Path
 
 from agentchat.agents.adapter import AgentStartError
+from agentchat.agents.events import AgentEvent, ProcessExited
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +168,12 @@ class AgentProcess:
             proc.kill()
         if not await self.wait_exit(10):
             log.error("pid=%s survived SIGKILL for 10 s", proc.pid)
+
+
+async def until_exit(queue: asyncio.Queue[AgentEvent]) -> AsyncIterator[AgentEvent]:
+    """An adapter's events in order, ending with ``ProcessExited`` (single consumer)."""
+    while True:
+        event = await queue.get()
+        yield event
+        if isinstance(event, ProcessExited):
+            return

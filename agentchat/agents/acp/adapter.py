@@ -39,7 +39,7 @@ from agentchat.agents.events import (
     ToolOutcome,
     TurnFinished,
 )
-from agentchat.agents.process import AgentProcess
+from agentchat.agents.process import AgentProcess, until_exit
 from agentchat.permissions.model import Decision
 
 log = logging.getLogger(__name__)
@@ -195,12 +195,8 @@ class AcpAdapter:
         if self._watcher is not None:
             await self._watcher
 
-    async def events(self) -> AsyncIterator[AgentEvent]:
-        while True:
-            event = await self._queue.get()
-            yield event
-            if isinstance(event, ProcessExited):
-                return
+    def events(self) -> AsyncIterator[AgentEvent]:
+        return until_exit(self._queue)
 
     # ----------------------------------------------------------------- turns
 
