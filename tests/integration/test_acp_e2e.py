@@ -186,13 +186,13 @@ async def test_agentchat_killed_and_restarted_continues_the_session(
     await first.start()
     try:
         client = await connect_client(make_user())
-        created = time.time()
         agent = await create_agent(client, "remember the word banana", kind=family.label)
         name = agent.split("@")[0]
         await reply(client, agent, "echo: remember the word banana")
+        answered = time.time()  # the agent's session file exists by now
         first.kill(signal.SIGKILL)
         assert await first.wait() == -signal.SIGKILL
-        await family.restart_wait(created)
+        await family.restart_wait(answered)
 
         await second.start()
         await client.expect(MANAGER, f"agentchat restarted: {name} stopped; send a message "

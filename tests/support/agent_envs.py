@@ -49,12 +49,13 @@ def gemini_env(tmp_path: Path, api: _HasBaseUrl) -> dict[str, str]:
 
 
 async def gemini_minute_passed(since: float) -> None:
-    """Wait until the UTC minute of ``since`` (a ``time.time()``) is over.
+    """Wait until the UTC minute of ``since`` (a ``time.time()`` taken after the session's
+    first answer) is over.
 
-    Gemini CLI 0.61.0 names session files by the minute and the session id's first 8
-    characters; a process loading a session opens its own recording under the name of the
-    current minute, so a ``session/load`` in the minute the session was created collides with
-    the original file and fails. There is no event for "the clock moved on": this sleeps.
+    Gemini CLI 0.61.0 names session files by the minute its recording started and the session
+    id's first 8 characters; a process loading a session opens its own recording under the
+    name of the current minute, so a ``session/load`` in that same minute collides with the
+    original file and fails ("Internal error"). No event says "the clock moved on": this sleeps.
     """
     remaining = 60 - (since % 60) + 0.5 - (time.time() - since)
     if remaining > 0:
