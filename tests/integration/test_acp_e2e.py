@@ -119,8 +119,8 @@ async def test_created_from_new_allowed_write_then_a_turn_that_remembers(
     assert body.endswith("Reply: yes / no / always")
     assert not target.exists()
     client.send(agent, "yes")
-    await client.expect(agent, f"✅ allowed #{pid}")
     assert (await correction_of(client, agent, prompt)).endswith("✅ allowed")
+    await client.expect(agent, f"✅ allowed #{pid}")
     await reply(client, agent, "done: ")
     assert target.read_text() == "hello\n"
 
@@ -144,8 +144,8 @@ async def test_denied_with_a_reason_no_file_and_the_agent_hears_the_reason(
     pid, prompt = await wait_prompt(client, agent, "🔧 Write hello.txt")
     asked = len(model_api.requests)
     client.send(agent, "no, call it greeting.txt")
-    await client.expect(agent, f"❌ denied #{pid}: call it greeting.txt")
     assert (await correction_of(client, agent, prompt)).endswith("❌ denied: call it greeting.txt")
+    await client.expect(agent, f"❌ denied #{pid}: call it greeting.txt")
     await client.expect_eventually(agent, re.compile(r"call it greeting\.txt"), timeout=60)
     assert not target.exists()
     later = [model_api.last_user_text(i) for i in range(asked, len(model_api.requests))]
