@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from pathlib import Path
 
@@ -25,6 +27,18 @@ log = logging.getLogger(__name__)
 STDOUT_LINE_LIMIT = 64 * 1024 * 1024  # one JSON line can carry a whole file
 STDERR_TAIL_BYTES = 4096
 PIPE_DRAIN_TIMEOUT = 5.0  # after exit, how long to wait for stdout/stderr EOF
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when agentchat dies (even by SIGKILL).
+
+    Why: an agent that does not exit when its stdin closes (codex-acp) would otherwise run on,
+    orphaned, after agentchat is killed; the next agentchat starts its own process anyway.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
@@ -94,6 +108,7 @@ class AgentProcess:
                 lambda: _Protocol(limit, loop), *argv, cwd=str(cwd), env=dict(env),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except FileNotFoundError as exc:
             raise AgentStartError(f"{self.what} not found at {argv[0]!r} ({exc.strerror})") from exc
