@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -141,6 +141,11 @@ def estimate_tokens(body: dict[str, Any]) -> int:
     return max(1, len(json.dumps(body)) // 4)
 
 
+async def _client_gone(_request: Request, _exc: Exception) -> Response:
+    """A CLI stopped or killed mid-request (the fuzz test's `stop`) is normal, not an error."""
+    return Response(status_code=499)
+
+
 class ScriptedServer:
     """The server part of a scripted API; subclasses add their routes (``api_routes``).
 
@@ -175,6 +180,7 @@ class ScriptedServer:
                 ),
             ],
             lifespan=self._lifespan,
+            exception_handlers={ClientDisconnect: _client_gone},
         )
         self._started = asyncio.Event()
         self._bg: set[asyncio.Task[None]] = set()
