@@ -108,6 +108,7 @@ def start_embedded(env: dict[str, str]) -> tuple[EmbeddedProsody, LoadedConfig, 
         component_port=component_port,
         c2s_interface=env.get("EMBEDDED_C2S_INTERFACE", "127.0.0.1"),
         http_port=http_port,
+        muc_domain=f"rooms.{domain}",
         web_root=str(web_root) if web_root is not None else None,
     )
     prosody = EmbeddedProsody(home / "prosody", settings)

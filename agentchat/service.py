@@ -46,6 +46,7 @@ from agentchat.permissions.mcp_app import (
     write_mcp_config,
 )
 from agentchat.permissions.model import AlwaysRule
+from agentchat.rooms.manager import RoomManager
 from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
 from agentchat.state.saver import StateSaver
 from agentchat.state.store import StateError, StateStore
@@ -98,17 +99,23 @@ class Service:
         self.sink = ChatPermissionSink(PresenterPort(self.component, self._presenter_of),
                                        self._refresh_agent, self._plan_text,
                                        remind_after=config.mcp.permission_reminder_s,
-                                       order_of=self.component.message_order)
+                                       order_of=self.component.message_order,
+                                       room_of=self._room_of)
         self.broker = PermissionBroker(
             self.sink,
             permission_timeout_s=config.mcp.permission_timeout_s,
             audit=AuditLog(config.audit_path),
             on_rules_changed=self._rules_changed,
+            approvers=self._approvers_of,
         )
         self.file_chat = FileChat(FileTransfers(
             UploadClient(self.component, config.xmpp.domain, config.xmpp.component_domain),
             max_size=config.files.max_size, operator_hosts=config.files.download_hosts),
             self.agents, self.component.jid_of)
+        # group chats: their stanzas take this route before the 1:1 handling (agentchat/rooms)
+        self.rooms = RoomManager(self.component, self.agents, self.broker, self.sink,
+                                 self.persist)
+        self.component.rooms = self.rooms
         self.mcp: RunningServer | None = None
         self._connected_once = False
         self._background: set[asyncio.Future[None]] = set()
@@ -179,6 +186,7 @@ class Service:
             *(a.stop_process(AgentStatus.STOPPED) for a in self.agents.values() if a.live),
             return_exceptions=True,
         )
+        self.rooms.go_offline()
         for agent in self.agents.values():
             if agent.record.owner_revoked:
                 continue
@@ -311,8 +319,17 @@ class Service:
             log.warning("%s: could not remove its MCP config: %s", name, describe(exc))
 
     def _presenter_of(self, name: str) -> Presenter | None:
+        """The presenter of the agent's current turn: prompts go where the turn came from."""
         agent = self.agents.get(name)
-        return agent.presenter if agent is not None else None
+        return agent.output if agent is not None else None
+
+    def _room_of(self, name: str) -> tuple[str, str] | None:
+        agent = self.agents.get(name)
+        return self.rooms.place_of(name, agent.output.owner) if agent is not None else None
+
+    def _approvers_of(self, name: str) -> list[str]:
+        agent = self.agents.get(name)
+        return agent.record.approvers if agent is not None else []
 
     def _plan_text(self, name: str) -> str | None:
         agent = self.agents.get(name)
@@ -414,6 +431,7 @@ class Service:
         if agent is None or agent.owner != owner or agent.record.status is AgentStatus.ENDED:
             return False
         await agent.end("killed from the manager")
+        self.rooms.leave_all(agent, "killed")
         return True
 
     def _refresh_manager_presence(self) -> None:
@@ -485,7 +503,12 @@ class Service:
         if contact.kind == "manager":
             await self.manager.handle(sender_bare, body)
             return
-        await self.agents[contact.local].handle_owner_text(body)
+        agent = self.agents[contact.local]
+        if self.rooms.owner_command(agent, body):
+            return
+        await agent.handle_owner_text(body)
+        if agent.record.status is AgentStatus.ENDED:
+            self.rooms.leave_all(agent, "the agent ended")
 
     async def on_file(
         self, contact: Contact, sender_bare: str, url: str, body: str, msg_id: str
@@ -518,6 +541,7 @@ class Service:
         if self._connected_once:
             self.sink.resend_pending(self.broker, list(self.agents))
         self._connected_once = True
+        self.rooms.on_connected()
         for user in self.known_users():
             for contact in self.contacts_of(user):
                 self.component.announce(contact, user)

@@ -17,6 +17,7 @@ from tests.support.xmpp_client import ClientPool, UserAccount, wait_component_fr
 
 DOMAIN = "example.com"
 COMPONENT_DOMAIN = "agents.example.com"
+MUC_DOMAIN = "rooms.example.com"
 
 _user_numbers = itertools.count(1)
 
@@ -29,7 +30,8 @@ def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedProsod
     as long as the session; use fresh users from ``make_user`` in every test.
     """
     server = EmbeddedProsody.with_free_ports(
-        tmp_path_factory.mktemp("prosody"), DOMAIN, COMPONENT_DOMAIN, secrets.token_hex(16)
+        tmp_path_factory.mktemp("prosody"), DOMAIN, COMPONENT_DOMAIN, secrets.token_hex(16),
+        muc_domain=MUC_DOMAIN,
     )
     server.start()
     yield server

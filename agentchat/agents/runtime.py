@@ -34,6 +34,7 @@ from agentchat.chat.textpolicy import guard_agent_text, one_line
 from agentchat.oserrors import describe
 from agentchat.permissions.model import PermissionRequest
 from agentchat.permissions.prompt_text import summary
+from agentchat.rooms.rules import ROOM_HELP, room_status_lines
 from agentchat.state.model import AgentRecord, AgentStatus
 from agentchat.workspace import WorkspaceError
 
@@ -54,6 +55,7 @@ Commands:
   quit (or exit) – shut me down
   help – this text
 Anything else is passed to the agent; files and images you send go with your next message.
+""" + ROOM_HELP + """
 While a permission request is pending, answer it with
 yes / no (or '<id> yes' when several are pending)."""
 
@@ -115,7 +117,11 @@ class Agent:
         self.record = record
         self._locate = locate  # the working directory as it is now (WorkspaceError if unusable)
         self._port = port
-        self.presenter = Presenter(port, record.name, record.owner)  # all our outgoing messages
+        self.presenter = Presenter(port, record.name, record.owner)  # the owner's 1:1 chat
+        # Each conversation (the 1:1 chat, each group chat) has its own presenter; a turn's
+        # output goes to the one its message came from (``output``).
+        self._presenters: dict[str, Presenter] = {record.owner: self.presenter}
+        self.output = self.presenter
         self._pool = pool
         self._adapter_factory = adapter_factory
         self._spec_factory = spec_factory
@@ -126,7 +132,7 @@ class Agent:
         self.adapter: AgentAdapter | None = None
         self.plan_file: str | None = None  # the plan file this agent last wrote in plan mode
         self.busy = False
-        self.queue: list[Prompt] = []
+        self.queue: list[tuple[Presenter, Prompt]] = []  # (where it came from, what)
         self.held_files: list[Attachment] = []  # received, waiting for the owner's next text
         self._send_file = send_file
         self.started_at: float | None = None  # monotonic, current process
@@ -155,7 +161,15 @@ class Agent:
         return self.adapter is not None
 
     def say(self, text: str) -> None:
+        """Tell the owner in the 1:1 chat."""
         self.presenter.say(text)
+
+    def presenter_for(self, to: str) -> Presenter:
+        """The presenter of one conversation: the owner's JID or a group chat's JID."""
+        presenter = self._presenters.get(to)
+        if presenter is None:
+            presenter = self._presenters[to] = Presenter(self._port, self.name, to)
+        return presenter
 
     # ----------------------------------------------------------------- owner input
 
@@ -210,32 +224,42 @@ class Agent:
         self.say(f"📎 Saved as {attachment.relative}. It goes to the agent with your next "
                  "message: say what to do with it.")
 
-    async def deliver(self, text: str, attachments: tuple[Attachment, ...] = ()) -> None:
-        """Hand a message to the agent now, or queue it until the running turn ends."""
+    async def deliver(
+        self, text: str, attachments: tuple[Attachment, ...] = (), via: Presenter | None = None
+    ) -> None:
+        """Hand a message to the agent now, or queue it until the running turn ends.
+
+        ``via``: the conversation it came from (a group chat), where the turn's output goes;
+        the owner's 1:1 chat by default.
+        """
+        via = via or self.presenter
         if self.record.status is AgentStatus.ENDED:
-            self.say(f"{self.name} has ended. Ask the manager for a new agent ('new').")
+            via.say(f"{self.name} has ended. Ask the manager for a new agent ('new').")
             return
         prompt = Prompt(text, attachments)
         if self.busy:
-            self.queue.append(prompt)
-            if len(self.queue) == 1:  # one notice per turn, not one per message of a burst
-                self.say("⏳ Queued: I'm in the middle of a turn; what you send now goes to the "
-                         "agent when it ends.")
+            self.queue.append((via, prompt))
+            if sum(1 for where, _ in self.queue if where is via) == 1:
+                # one notice per turn and conversation, not one per message of a burst
+                via.say("⏳ Queued: I'm in the middle of a turn; what you send now goes to the "
+                        "agent when it ends.")
             return
-        await self._start_turn(prompt)
+        await self._start_turn(prompt, via)
 
-    async def _start_turn(self, prompt: Prompt) -> None:
+    async def _start_turn(self, prompt: Prompt, via: Presenter | None = None) -> None:
         async with self._lock:
+            via = via or self.presenter
             error = await self._ensure_process()
             if error is not None:
-                self.say(f"⚠️ Not delivered: {error}")
+                via.say(f"⚠️ Not delivered: {error}")
                 return
             assert self.adapter is not None
+            self.output = via
             self.busy = True
             self.turn_done.clear()
             self._arm_silence()
             self._show_state()
-            self.presenter.chat_state("composing")
+            self.output.chat_state("composing")
             try:
                 images = images_of(prompt) if self.adapter.accepts_images else []
                 await self.adapter.send(prompt_text(prompt, bool(images)), images)
@@ -243,7 +267,7 @@ class Agent:
                 log.warning("%s: could not send to the process: %s", self.name, exc)
                 self.busy = False
                 self.turn_done.set()
-                self.say(f"⚠️ Not delivered: the agent process is gone ({exc}). Send it again.")
+                via.say(f"⚠️ Not delivered: the agent process is gone ({exc}). Send it again.")
                 return
             if not self.record.started_once:
                 self.record.started_once = True
@@ -310,15 +334,15 @@ class Agent:
             self._arm_silence()
         if isinstance(event, AssistantText):
             if event.text.strip():
-                self.presenter.final(event.text)
+                self.output.final(event.text)
         elif isinstance(event, PartialText):
-            self.presenter.partial(event.text)
+            self.output.partial(event.text)
         elif isinstance(event, ToolCall):
             path = event.input.get("file_path")
             if isinstance(path, str) and PLAN_DIR_MARK in path:
                 self.plan_file = path  # ExitPlanMode will ask about this file's content
-            self.presenter.next_message()
-            self.say(tool_line(event.name, event.input, self.record.cwd))
+            self.output.next_message()
+            self.output.say(tool_line(event.name, event.input, self.record.cwd))
         elif isinstance(event, TurnFinished):
             await self._on_turn_finished(event)
         elif isinstance(event, SessionStarted):
@@ -338,23 +362,26 @@ class Agent:
             self.record.cost_usd += event.total_cost_usd - self._process_cost
             self._process_cost = event.total_cost_usd
         self.record.last_active = time.time()
-        self.presenter.end_stream()
+        self.output.end_stream()
         if self._interrupted:
             self._interrupted = False
-            self.say("⏹ Interrupted. I'm ready for your next message.")
+            self.output.say("⏹ Interrupted. I'm ready for your next message.")
         elif event.is_error:
             detail = guard_agent_text(event.result.strip()) or one_line(event.subtype)
-            self.say(f"⚠️ The turn ended with an error: {detail}")
+            self.output.say(f"⚠️ The turn ended with an error: {detail}")
         self.busy = False
         self._cancel_silence()
-        self.presenter.chat_state("active")
+        self.output.chat_state("active")
         self._persist()
         if self.queue:
-            queued, self.queue = self.queue, []
-            merged = queued[0]
-            for prompt in queued[1:]:
+            # one turn per conversation: what came from elsewhere waits for the next turn
+            via = self.queue[0][0]
+            batch = [prompt for where, prompt in self.queue if where is via]
+            self.queue = [item for item in self.queue if item[0] is not via]
+            merged = batch[0]
+            for prompt in batch[1:]:
                 merged = merged.merged(prompt)
-            await self._start_turn(merged)
+            await self._start_turn(merged, via)
         else:
             self.turn_done.set()
             self._show_state()
@@ -368,7 +395,7 @@ class Agent:
         was_busy = self.busy
         self.busy = False
         self._cancel_silence()
-        self.presenter.end_stream()
+        self.output.end_stream()
         self.turn_done.set()
         if self._gate is not None:
             self._gate.cancel_agent(self.name, "the agent process stopped")
@@ -518,7 +545,7 @@ class Agent:
         self._port.set_presence(self.name, self.owner, show=show,  # type: ignore[arg-type]
                                 status=status, available=available)
         if self.busy:  # typing while it works, paused while it waits for the owner
-            self.presenter.chat_state("paused" if self.pending_requests() else "composing")
+            self.output.chat_state("paused" if self.pending_requests() else "composing")
 
     def refresh_presence(self) -> None:
         self._show_state()
@@ -584,6 +611,7 @@ class Agent:
         ]
         if self.queue:
             lines.append(f"Queued messages: {len(self.queue)}")
+        lines.extend(room_status_lines(r))
         if r.rules:
             rules = ", ".join(
                 f"{x.tool_name}: {x.command}" if x.command is not None else x.tool_name

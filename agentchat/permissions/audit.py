@@ -74,6 +74,7 @@ class AuditLog:
                 "answered_by": decision.answered_by,
                 "by": decision.by_jid,
                 "how": decision.how,
+                **({"room": decision.room} if decision.room else {}),
                 "note": decision.note[:SUMMARY_CHARS],
                 "latency_ms": latency_ms,
             }

@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,6 +102,7 @@ class PermissionBroker:
         on_rules_changed: Callable[[str, list[AlwaysRule]], None] | None = None,
         closed_memory: int = CLOSED_MEMORY,
         id_factory: Callable[[], str] | None = None,
+        approvers: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         self.sink = sink
         self.permission_timeout_s = permission_timeout_s
@@ -109,6 +110,8 @@ class PermissionBroker:
         self.on_rules_changed = on_rules_changed
         self._closed_memory = closed_memory
         self._id_factory = id_factory or (lambda: secrets.token_hex(2))
+        # agent name -> bare JIDs besides the owner who may answer its prompts (group chats)
+        self._approvers = approvers or (lambda _agent: ())
         self._agents: dict[str, _Agent] = {}
         self._rules: dict[str, list[AlwaysRule]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -312,8 +315,23 @@ class PermissionBroker:
 
     # --- answers ------------------------------------------------------------------------------
 
-    def answer(self, agent: str, text: str, answered_by_jid: str) -> str | None:
-        """Apply a chat reply; returns the reply to send, or None if it is not an answer."""
+    def may_answer(self, agent: str, jid: str) -> bool:
+        """The owner, and in group chats the approvers the owner named."""
+        a = self._agents.get(agent)
+        return a is not None and (bare_jid(jid) == a.owner
+                                  or bare_jid(jid) in self._approvers(agent))
+
+    def _role(self, a: _Agent, jid: str) -> str:
+        """For the audit: the owner answered, or an approver the owner named."""
+        return "owner" if bare_jid(jid) == a.owner else "approver"
+
+    def answer(
+        self, agent: str, text: str, answered_by_jid: str, *, room: str = ""
+    ) -> str | None:
+        """Apply a chat reply; returns the reply to send, or None if it is not an answer.
+
+        ``room``: the group chat it was typed in (recorded with the decision).
+        """
         a = self._agents.get(agent)
         if a is None:
             return None
@@ -321,7 +339,10 @@ class PermissionBroker:
         ans = parse_answer(text, list(a.pending), kinds, a.closed.keys())
         if isinstance(ans, NotAnAnswer):
             return None
-        if bare_jid(answered_by_jid) != a.owner:
+        if not self.may_answer(agent, answered_by_jid):
+            if room:
+                return (f"Only {a.owner} and the approvers they named can answer "
+                        f"{a.name}'s permission prompts.")
             return "Only the agent's owner can answer permission prompts."
         if isinstance(ans, Ambiguous):
             return self._ambiguous_reply(a, ans)
@@ -330,13 +351,14 @@ class PermissionBroker:
             return self._not_pending_reply(a, ans.id)
         jid = bare_jid(answered_by_jid)
         if isinstance(ans, Allow):
-            return self._allow(a, p, how="yes", jid=jid)
+            return self._allow(a, p, how="yes", jid=jid, room=room)
         if isinstance(ans, AllowAlways):
-            return self._allow_always(a, p, jid)
+            return self._allow_always(a, p, jid, room)
         if isinstance(ans, Deny):
-            return self._deny(a, p, ans.reason, how="no" if ans.explicit else "text", jid=jid)
+            return self._deny(a, p, ans.reason, how="no" if ans.explicit else "text", jid=jid,
+                              room=room)
         assert isinstance(ans, Choice)
-        return self._choose(a, p, ans.text, jid)
+        return self._choose(a, p, ans.text, jid, room)
 
     def answer_by_reaction(
         self, agent: str, prompt_id: str, emoji: str, answered_by_jid: str | None = None
@@ -346,7 +368,7 @@ class PermissionBroker:
         a = self._agents.get(agent)
         if verb is None or a is None:
             return None
-        if answered_by_jid is not None and bare_jid(answered_by_jid) != a.owner:
+        if answered_by_jid is not None and not self.may_answer(agent, answered_by_jid):
             return None
         key = prompt_id.lstrip("#").lower()
         p = a.pending.get(key)
@@ -359,17 +381,19 @@ class PermissionBroker:
             return f"#{p.req.id} is a question: reply with an option number."
         return self._allow(a, p, how="reaction", jid=jid)
 
-    def _allow(self, a: _Agent, p: _Pending, *, how: str, jid: str) -> str:
-        self._resolve(a, p, Decision("allow", updated_input=p.req.input, how=how, by_jid=jid))
+    def _allow(self, a: _Agent, p: _Pending, *, how: str, jid: str, room: str = "") -> str:
+        self._resolve(a, p, Decision("allow", updated_input=p.req.input, how=how, by_jid=jid,
+                                     room=room, answered_by=self._role(a, jid)))
         if p.req.kind == "plan":
             return f"✅ plan approved #{p.req.id}"
         return f"✅ allowed #{p.req.id}"
 
-    def _allow_always(self, a: _Agent, p: _Pending, jid: str) -> str:
+    def _allow_always(self, a: _Agent, p: _Pending, jid: str, room: str = "") -> str:
         rule = AlwaysRule.for_request(p.req.tool_name, p.req.input)
         self._add_rule(a.name, rule)
         decision = Decision(
-            "allow", updated_input=p.req.input, how="always", by_jid=jid, note=rule.describe()
+            "allow", updated_input=p.req.input, how="always", by_jid=jid, note=rule.describe(),
+            room=room, answered_by=self._role(a, jid),
         )
         self._resolve(a, p, decision)
         also = []
@@ -392,7 +416,9 @@ class PermissionBroker:
             reply += f" (also allowed {', '.join(also)})"
         return reply
 
-    def _deny(self, a: _Agent, p: _Pending, reason: str | None, *, how: str, jid: str) -> str:
+    def _deny(
+        self, a: _Agent, p: _Pending, reason: str | None, *, how: str, jid: str, room: str = ""
+    ) -> str:
         kind = p.req.kind
         if kind == "question":
             message, label = "The user declined to answer the question.", "❌ skipped question"
@@ -402,22 +428,24 @@ class PermissionBroker:
             message, label = "The user denied this tool use.", "❌ denied"
         if reason:
             message = f"{message} They said: {reason}"
-        decision = Decision("deny", message=message, how=how, by_jid=jid, note=reason or "")
+        decision = Decision("deny", message=message, how=how, by_jid=jid, note=reason or "",
+                            room=room, answered_by=self._role(a, jid))
         self._resolve(a, p, decision)
         return f"{label} #{p.req.id}" + (f": {reason}" if reason else "")
 
-    def _choose(self, a: _Agent, p: _Pending, text: str, jid: str) -> str:
+    def _choose(self, a: _Agent, p: _Pending, text: str, jid: str, room: str = "") -> str:
         questions = [q for q in p.req.input.get("questions") or [] if isinstance(q, dict)]
         result = resolve_question(questions, text)
         if isinstance(result, Invalid):
             return f"{result.message} (#{p.req.id} is still waiting)"
         if isinstance(result, Skipped):
-            return self._deny(a, p, result.reason, how="text", jid=jid)
+            return self._deny(a, p, result.reason, how="text", jid=jid, room=room)
         assert isinstance(result, Answered)
         note = "; ".join(f"{q} → {ans}" for q, ans in result.answers.items())
         updated = {**p.req.input, "answers": result.answers}
         self._resolve(
-            a, p, Decision("allow", updated_input=updated, how="choice", by_jid=jid, note=note)
+            a, p, Decision("allow", updated_input=updated, how="choice", by_jid=jid, note=note,
+                           room=room, answered_by=self._role(a, jid))
         )
         return f"✅ answered #{p.req.id}: {note}"
 

@@ -12,6 +12,10 @@ Keeps the XMPP message id of each prompt, so a reaction (XEP-0444) on the prompt
 and a XEP-0333 ``displayed`` marker tells that the owner has seen it: a prompt nobody has seen
 for a while is mentioned once more in a short message (clients such as Dino show no presence
 status text, so "needs your answer" would go unnoticed there).
+
+A prompt goes where the agent's turn came from: the owner's 1:1 chat or a group chat. In a room
+it comes from the agent's occupant JID (a room accepts nothing from another resource), and its
+correction names who decided, since several people could have.
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ import attrs
 from agentchat.chat.port import ChatPort
 from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.model import Decision, PermissionRequest
-from agentchat.permissions.prompt_text import format_outcome, format_prompt, outcome_label, summary
+from agentchat.permissions.prompt_text import (
+    format_outcome,
+    format_prompt,
+    outcome_label,
+    room_reply_line,
+    summary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +68,7 @@ class ChatPermissionSink:
         *,
         remind_after: float = REMIND_AFTER_S,
         order_of: Callable[[str], int | None] = lambda _msg_id: None,
+        room_of: Callable[[str], tuple[str, str] | None] = lambda _agent: None,
     ) -> None:
         self._port = port
         self._on_change = on_change  # agent name: refresh its presence ("needs your answer…")
@@ -68,6 +79,9 @@ class ChatPermissionSink:
         self._request_of: dict[tuple[str, str], str] = {}  # (agent, message id) -> request id
         self._order_of = order_of  # message id -> when it was sent (the transport knows)
         self._reminders: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        # agent name: (room JID, its nick there) when its current turn came from a group chat
+        self._room_of = room_of
+        self._room: dict[tuple[str, str], tuple[str, str] | None] = {}  # where each prompt went
 
     async def prompt(self, req: PermissionRequest) -> None:
         key = (req.agent, req.id)
@@ -89,8 +103,13 @@ class ChatPermissionSink:
 
     def _show(self, req: PermissionRequest) -> None:
         req = self._shown.setdefault((req.agent, req.id), self._displayed(req))
-        msg_id = self._port.send_chat(req.agent, req.owner, format_prompt(req),
-                                      resource=prompt_resource(req.id))
+        room = self._room.setdefault((req.agent, req.id), self._room_of(req.agent))
+        if room is None:
+            msg_id = self._port.send_chat(req.agent, req.owner, format_prompt(req),
+                                          resource=prompt_resource(req.id))
+        else:
+            text = f"{format_prompt(req, with_reply=False)}\n{room_reply_line(req, room[1])}"
+            msg_id = self._port.send_chat(req.agent, room[0], text)
         self._message_of[(req.agent, req.id)] = msg_id
         self._request_of[(req.agent, msg_id)] = req.id
 
@@ -99,15 +118,21 @@ class ChatPermissionSink:
         self._forget_reminder(key)
         msg_id = self._message_of.pop(key, None)
         req = self._shown.pop(key, req)
+        room = self._room.pop(key, None)
+        to = room[0] if room is not None else req.owner
         if msg_id is not None:
-            self._port.correct(req.agent, req.owner, msg_id, format_outcome(req, decision),
-                               resource=prompt_resource(req.id))
+            if room is None:
+                self._port.correct(req.agent, to, msg_id, format_outcome(req, decision),
+                                   resource=prompt_resource(req.id))
+            else:
+                self._port.correct(req.agent, to, msg_id,
+                                   format_outcome(req, decision, decision.by_jid))
             # keep the reaction mapping: a late 👍 must still get its "too late" reply
         else:
-            self._port.send_chat(req.agent, req.owner, decided_text(req, decision))
+            self._port.send_chat(req.agent, to, decided_text(req, decision))
         if decision.answered_by == "timeout":
             self._port.send_chat(
-                req.agent, req.owner,
+                req.agent, to,
                 f"⏱ Permission #{req.id} expired without an answer; the agent was told you did "
                 "not answer. Tell it to try again if you still want it.",
             )
@@ -141,9 +166,18 @@ class ChatPermissionSink:
         if handle is not None:
             handle.cancel()
 
-    def resend_pending(self, broker: PermissionBroker, agents: list[str]) -> None:
-        """After a reconnect: prompts sent while the link was down may never have arrived."""
+    def resend_pending(
+        self, broker: PermissionBroker, agents: list[str], room: str | None = None
+    ) -> None:
+        """After a reconnect: prompts sent while the link was down may never have arrived.
+
+        ``room``: only the prompts shown in that group chat (sent once the agent is back in
+        it); without, only those of 1:1 chats.
+        """
         for agent in agents:
             for req in broker.pending(agent):
+                shown_in = self._room.get((req.agent, req.id))
+                if (shown_in[0] if shown_in is not None else None) != room:
+                    continue
                 log.info("re-sending permission prompt #%s of %s", req.id, agent)
                 self._show(req)

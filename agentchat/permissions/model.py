@@ -59,6 +59,7 @@ class Decision:
     how: str = ""  # yes | always | reaction | text | choice | rule | timeout ...
     by_jid: str | None = None
     note: str = ""  # for the owner: the deny reason, the chosen answers, the rule
+    room: str = ""  # the group chat (bare JID) the answer was given in; "" for the 1:1 chat
 
     @property
     def allowed(self) -> bool:

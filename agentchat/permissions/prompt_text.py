@@ -321,19 +321,23 @@ def format_plan(req: PermissionRequest, *, with_reply: bool = True) -> str:
     return "\n".join(lines)
 
 
-def outcome_label(req: PermissionRequest, decision: Decision) -> str:
-    """Short status line: what happened to the prompt, e.g. "✅ allowed" or "⏱ expired"."""
+def outcome_label(req: PermissionRequest, decision: Decision, by: str | None = None) -> str:
+    """Short status line: what happened to the prompt, e.g. "✅ allowed" or "⏱ expired".
+
+    ``by``: who decided, shown where several people see the prompt (a group chat).
+    """
     note = f": {_cap(one_line(decision.note), 200)}" if decision.note else ""
+    who = f" by {one_line(by)}" if by else ""
     if decision.allowed:
         if decision.answered_by == "rule":
             return f"✅ allowed by rule{note}"
         if req.kind == "question":
-            return f"✅ answered{note}"
+            return f"✅ answered{who}{note}"
         if req.kind == "plan":
-            return "✅ plan approved"
+            return f"✅ plan approved{who}"
         if decision.how == "always":
-            return f"✅ always allowed{note}"
-        return "✅ allowed"
+            return f"✅ always allowed{who}{note}"
+        return f"✅ allowed{who}"
     if decision.answered_by == "timeout":
         return "⏱ expired (denied)"
     if decision.answered_by == "shutdown":
@@ -341,12 +345,23 @@ def outcome_label(req: PermissionRequest, decision: Decision) -> str:
     if decision.answered_by == "cancelled":
         return "⏹ cancelled"
     if req.kind == "question":
-        return f"❌ skipped{note}"
+        return f"❌ skipped{who}{note}"
     if req.kind == "plan":
-        return f"❌ plan rejected{note}"
-    return f"❌ denied{note}"
+        return f"❌ plan rejected{who}{note}"
+    return f"❌ denied{who}{note}"
 
 
-def format_outcome(req: PermissionRequest, decision: Decision) -> str:
+def format_outcome(req: PermissionRequest, decision: Decision, by: str | None = None) -> str:
     """The corrected prompt: the original text without the reply hint, plus the outcome."""
-    return f"{format_prompt(req, with_reply=False)}\n{outcome_label(req, decision)}"
+    return f"{format_prompt(req, with_reply=False)}\n{outcome_label(req, decision, by)}"
+
+
+def room_reply_line(req: PermissionRequest, nick: str) -> str:
+    """The reply hint of a prompt in a group chat: there a bare "yes" has no addressee."""
+    if req.kind == "question":
+        answers = f"'{req.id} <option number>' or '{req.id} no'"
+    elif req.kind == "plan":
+        answers = f"'{req.id} yes' (start implementing) or '{req.id} no' (keep planning)"
+    else:
+        answers = f"'{req.id} yes', '{req.id} no' or '{req.id} always'"
+    return f"Reply {answers} (or '{nick}: yes'); only the owner and approvers may answer."

@@ -52,6 +52,8 @@ class ProsodySettings:
     # XEP-0363) and, with ``web_root``, the web client (agentchat.web.site) and a websocket.
     http_port: int | None = None
     web_root: str | None = None
+    # Prosody's own group chat service (XEP-0045), where people invite agents into rooms.
+    muc_domain: str | None = None
 
     @property
     def upload_domain(self) -> str:
@@ -213,6 +215,13 @@ def render_prosody_config(
         f"\nComponent {lua_string(domain)}\n    component_secret = {lua_string(secret)}\n"
         for domain, secret in settings.extra_components
     )
+    if settings.muc_domain:
+        extra += (
+            "\n-- Group chats. Agents must see who speaks (only the people their owner allowed "
+            "may\n-- instruct them), so new rooms show members' real JIDs to everyone.\n"
+            f"Component {lua_string(settings.muc_domain)} \"muc\"\n"
+            "    muc_room_default_public_jids = true\n"
+        )
     root_lines = (
         "-- We run as root: allow it, and keep prosodyctl from switching to the prosody user.\n"
         "run_as_root = true\n"

@@ -77,6 +77,7 @@ class EmbeddedProsody:
         extra_components: tuple[tuple[str, str], ...] = (),
         files: bool = True,
         web_root: Path | None = None,
+        muc_domain: str | None = None,
     ) -> Self:
         """A server on ports that were free a moment ago (``start`` reports a lost race).
 
@@ -99,6 +100,7 @@ class EmbeddedProsody:
             extra_components=extra_components,
             http_port=http_port,
             web_root=str(web_root) if web_root is not None else None,
+            muc_domain=muc_domain,
         )
         return cls(base_dir, settings)
 

@@ -30,6 +30,15 @@ class RuleRecord:
 
 
 @attrs.define
+class RoomRecord:
+    """A group chat (XEP-0045) the agent is in: rejoined after every (re)connect."""
+
+    room: str  # bare JID of the room
+    nick: str  # the nickname it got there (its name, or with a suffix after a conflict)
+    password: str | None = None  # from the invitation, for password-protected rooms
+
+
+@attrs.define
 class AgentRecord:
     name: str
     owner: str  # bare JID
@@ -48,6 +57,12 @@ class AgentRecord:
     # the owner was not in access.allowedJids at the last start: the agent kept its state but
     # answers nobody; when the owner is allowed again they are told it is back
     owner_revoked: bool = False
+    # group chats (agentchat/rooms): where it is, who besides the owner may instruct it there
+    # and answer its prompts, and whether it sees the rooms' other talk as context
+    rooms: list[RoomRecord] = attrs.field(factory=list)
+    allowed: list[str] = attrs.field(factory=list)  # bare JIDs
+    approvers: list[str] = attrs.field(factory=list)  # bare JIDs
+    room_context: bool = False
 
 
 @attrs.define

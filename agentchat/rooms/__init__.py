@@ -1,0 +1,1 @@
+"""Agents in group chats (XEP-0045): membership, who may instruct and approve, addressing."""
