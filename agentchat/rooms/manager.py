@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -76,6 +76,7 @@ class Membership:
     occupants: dict[str, str | None] = attrs.field(factory=dict)  # nick -> real bare JID
     context: collections.deque[str] = attrs.field(
         factory=lambda: collections.deque(maxlen=CONTEXT_LINES))
+    joined: asyncio.Event = attrs.field(factory=asyncio.Event)
 
     @property
     def room(self) -> str:
@@ -99,6 +100,7 @@ class RoomManager:
         self._members: dict[tuple[str, str], Membership] = {}  # (agent, room JID)
         self._inboxes: dict[str, asyncio.Queue[Callable[[], Awaitable[None]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
 
     # ------------------------------------------------------------------ RoomRoute
 
@@ -248,14 +250,41 @@ class RoomManager:
                       "your client, then invite me.")
             return
         # Status 100 says everyone sees real JIDs; Prosody leaves it out when we were still in
-        # the room (a restart without leaving), but then the occupants' JIDs show it.
-        if NON_ANONYMOUS not in p.codes and not any(m.occupants.values()):
-            agent.presenter_for(m.room).say(f"I can't stay: {HIDDEN_JIDS}")
-            self._leave(m, "this room hides real JIDs")
-            agent.say(f"⚠️ I left {m.room}: {HIDDEN_JIDS}")
+        # the room (a restart without leaving): then the occupants' JIDs or the room's disco
+        # features tell.
+        if NON_ANONYMOUS in p.codes or any(m.occupants.values()):
+            self._joined(m)
+        else:
+            self._spawn(self._check_anonymity(m))
+
+    async def _check_anonymity(self, m: Membership) -> None:
+        try:
+            iq = await self._xmpp.plugin["xep_0030"].get_info(
+                jid=m.room, ifrom=self._xmpp.full_jid_of(m.agent), timeout=15)
+            features = set(iq["disco_info"]["features"])
+        except Exception as exc:  # no answer: better to leave than to guess who speaks
+            log.warning("%s: disco#info of %s failed: %s", m.agent, m.room, exc)
+            features = set()
+        if self._members.get((m.agent, m.room)) is not m or m.state != "joining":
             return
+        if "muc_nonanonymous" in features:
+            self._joined(m)
+            return
+        agent = self._agents[m.agent]
+        agent.presenter_for(m.room).say(f"I can't stay: {HIDDEN_JIDS}")
+        self._leave(m, "this room hides real JIDs")
+        agent.say(f"⚠️ I left {m.room}: {HIDDEN_JIDS}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _joined(self, m: Membership) -> None:
+        agent = self._agents[m.agent]
         m.state = "joined"
         m.attempt = 0
+        m.joined.set()
         if m.record not in agent.record.rooms:
             agent.record.rooms[:] = [r for r in agent.record.rooms if r.room != m.room]
             agent.record.rooms.append(m.record)
@@ -276,6 +305,11 @@ class RoomManager:
             return
         if m.state == "leaving":
             self._members.pop((m.agent, m.room), None)
+            return
+        if m.state == "joining":
+            # not an answer to our join (that would be an error presence): a stale occupant
+            # of ours being removed, e.g. by a restarted Prosody that could not reach us
+            log.info("%s: earlier presence in %s ended (%s)", m.agent, m.room, p.reason)
             return
         if SHUTDOWN in p.codes:
             m.state = "joining"  # the server is going down: rejoin when it is back
@@ -319,6 +353,17 @@ class RoomManager:
     def memberships(self, agent: str) -> list[Membership]:
         return [m for (name, _room), m in self._members.items()
                 if name == agent and m.state != "leaving"]
+
+    async def until_joined(self, agent: str, room: str, timeout: float = 30) -> None:
+        """Wait until ``agent`` is in ``room`` (tests; the rejoin after a reconnect)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                m = self._members.get((agent, room))
+                if m is None:
+                    raise LookupError(f"{agent} is not joining {room}")
+                if m.state == "joined":
+                    return
+                await m.joined.wait()
 
     def place_of(self, agent: str, to: str) -> tuple[str, str] | None:
         """(room, the agent's nick there) when ``to`` is a room the agent is in."""

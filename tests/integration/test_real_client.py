@@ -13,6 +13,9 @@ from tests.support.real_client_demo import (
     DONE_TEXT,
     FILE_LINK,
     FOLLOW_UP_TEXT,
+    ROOM,
+    ROOM_QUESTION,
+    ROOM_TEXT,
     flatten,
     run_demo,
 )
@@ -42,3 +45,8 @@ async def test_profanity_creates_an_agent_and_answers_its_permission_prompt(
     # `get hello.txt`: the file arrives as a link to Prosody's upload service.
     assert "📎 hello.txt (22 B)" in transcript
     assert FILE_LINK.search(flatten(transcript)) is not None, transcript
+    # In a group chat: invited, addressed by its nickname, it answers there.
+    name = created.group(1)
+    room_screen = transcript.split(f"/join {ROOM}", 1)[1]
+    assert re.search(rf"\d\d:\d\d - alice: {name}: {re.escape(ROOM_QUESTION)}", room_screen)
+    assert re.search(rf"\d\d:\d\d - {name}: {re.escape(ROOM_TEXT)}", room_screen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -235,3 +236,24 @@ async def test_rooms_that_hide_jids_leave_and_the_agent_leaves_kicks_and_conflic
     await alice.xmpp.plugin["xep_0045"].set_role(room, f"{name}-2", "none", reason="enough")
     await alice.expect(agent, f"🚪 I was kicked from {room} (enough).")
     assert service.agents[name].record.rooms == []
+
+
+async def test_the_agent_is_back_in_its_room_after_prosody_restarts(
+    prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
+    connect_client: ClientPool, component_free: None,
+) -> None:
+    user = make_user()
+    alice = await connect_client(user)
+    room = new_room_jid()
+    await create_room(alice, room, "alice", persistent=True)
+    async with running_service(prosody, tmp_path, api) as svc:
+        nick = await agent_in_room(alice, "say hello", room)
+        prosody.restart()
+        await asyncio.wait_for(svc.component.disconnected_event.wait(), 30)
+        await asyncio.wait_for(svc.component.connected_event.wait(), 30)
+        await svc.rooms.until_joined(nick, room)
+        again = await connect_client(user, resource="again")
+        await join_room(again, room, "alice")
+        say(again, room, f"{nick}: still with us?")
+        answer = await room_reply(again, room, nick, "echo: ")
+        assert "still with us?" in answer["body"]

@@ -39,6 +39,9 @@ TASK = "Create hello.txt with a greeting"
 FOLLOW_UP = "What is in it?"
 DONE_TEXT = "Created hello.txt in my-project."
 FOLLOW_UP_TEXT = "It has one line: Hello from agentchat!"
+ROOM = f"team@rooms.{DOMAIN}"
+ROOM_QUESTION = "what did you do today?"
+ROOM_TEXT = "I created hello.txt in my-project."
 WIDTH, HEIGHT = 120, 40
 TRANSCRIPT = REPO_ROOT / "docs" / "real-client-transcript.txt"
 STEP_TIMEOUT = 60.0  # seconds for one expected screen change (the CLI's first start is slow)
@@ -198,7 +201,8 @@ async def run_demo(root: Path) -> str:
     api = sa.ScriptedAnthropic()
     await api.start()
     prosody = EmbeddedProsody.with_free_ports(root / "prosody", DOMAIN, COMPONENT,
-                                              secrets.token_hex(16))
+                                              secrets.token_hex(16),
+                                              muc_domain=f"rooms.{DOMAIN}")
     try:
         await asyncio.to_thread(prosody.start)
         password = secrets.token_urlsafe(12)
@@ -213,6 +217,7 @@ async def run_demo(root: Path) -> str:
                                   "content": "Hello from agentchat!\n"}, gate=gates.first),
             sa.text(DONE_TEXT),
             sa.text(FOLLOW_UP_TEXT, gate=gates.follow_up),
+            sa.text(ROOM_TEXT),
         )
         env = {**os.environ,
                **service_env(prosody, root / "agentchat-home", base),
@@ -289,6 +294,21 @@ async def conversation(tmux: Tmux, gates: Gates) -> str:
     tmux.type("get hello.txt")
     screen = await wait_screen(tmux, "📎 hello.txt (22 B)", FILE_LINK)
     shots.append(("typed: get hello.txt (the file arrives as a link)", screen))
+
+    # A group chat: create it (profanity's defaults: others see real JIDs), invite the agent,
+    # address it by its nickname.
+    name = agent.split("@")[0]
+    tmux.type(f"/join {ROOM} nick {USER}")
+    await wait_screen(tmux, "/room accept")
+    tmux.type("/room accept")
+    await wait_screen(tmux, "Room unlocked")
+    tmux.type(f"/invite send {agent}")
+    # it shows up in the occupants panel (profanity prints no join line by default)
+    await wait_screen(tmux, re.compile(rf"Participants .*(?<![\w@-]){name}(?![\w@-])"))
+    tmux.type(f"{name}: {ROOM_QUESTION}")
+    screen = await wait_screen(tmux, f"{name}: {ROOM_TEXT}")
+    shots.append((f"/join {ROOM}, /room accept, /invite send {agent}, then: "
+                  f"{name}: {ROOM_QUESTION}", screen))
 
     tmux.type("/win 1")
     screen = await wait_screen(tmux, "Profanity. Type /help")
