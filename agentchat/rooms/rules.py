@@ -21,16 +21,23 @@ Group chats (invite me from your client, or):
     my permission prompts there
   context on|off – see the rooms' other talk as context for my next turn"""
 
-_JID = re.compile(r"^[^@/\s]+@[^@/\s]+$")
+_JID = re.compile(r"^[^@/\s]+@[^@/\s]+(/\S*)?$")
 
 
 def bare(jid: str) -> str:
-    return jid.split("/", 1)[0].strip().lower()
+    """The bare JID, also from an ``xmpp:room@service?join`` URI as clients share rooms."""
+    jid = jid.strip()
+    if jid.lower().startswith("xmpp:"):
+        jid = jid[5:].split("?", 1)[0]
+    return jid.split("/", 1)[0].lower()
 
 
 def looks_like_jid(text: str) -> bool:
-    """A bare JID with a local part (rooms and users both have one)."""
-    return _JID.match(text.strip()) is not None
+    """A JID with a local part (rooms and users both have one), or an xmpp: URI of one."""
+    text = text.strip()
+    if text.lower().startswith("xmpp:"):
+        text = text[5:].split("?", 1)[0]
+    return _JID.match(text) is not None
 
 
 def may_instruct(record: AgentRecord, jid: str | None) -> bool:

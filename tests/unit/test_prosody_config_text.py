@@ -114,3 +114,16 @@ def test_operator_snippet_lets_the_component_upload() -> None:
     assert ('http_file_share_access = { "chat.example.org", "agents.chat.example.org" }'
             in block)
     assert block.index('Component "agents.') < block.index('Component "upload.')
+
+
+def test_group_chat_component_shows_real_jids_by_default() -> None:
+    settings = ProsodySettings(
+        domain="example.com", component_domain="agents.example.com", component_secret="s",
+        c2s_port=1, component_port=2, muc_domain="rooms.example.com",
+    )
+    text = render_prosody_config(settings, Path("/d/data"), Path("/d/p.pid"), as_root=False)
+    muc = text.index('Component "rooms.example.com" "muc"')
+    assert text.index('Component "agents.example.com"') < muc
+    assert text.index("muc_room_default_public_jids = true") > muc
+    assert '"muc"' not in render_prosody_config(
+        SETTINGS, Path("/d/data"), Path("/d/p.pid"), as_root=False)
