@@ -86,20 +86,22 @@ class Invitation:
 
 
 def parse_invitation(stanza: ET.Element, from_jid: str) -> Invitation | None:
+    """A mediated invitation first: Prosody adds a XEP-0249 ``<x/>`` to those as well, and
+    then the inviter is the ``from`` of ``<invite/>``, not the sender (the room)."""
+    user = _child(stanza, MUC_USER_NS, "x")
+    invite = _child(user, MUC_USER_NS, "invite") if user is not None else None
+    if user is not None and invite is not None and invite.get("from"):
+        reason = _child(invite, MUC_USER_NS, "reason")
+        password = _child(user, MUC_USER_NS, "password")
+        return Invitation(room=_split(from_jid)[0], inviter=_split(invite.get("from", ""))[0],
+                          password=(password.text or None) if password is not None else None,
+                          reason=(reason.text or "") if reason is not None else "",
+                          mediated=True)
     direct = _child(stanza, CONFERENCE_NS, "x")
     if direct is not None and direct.get("jid"):
         return Invitation(room=_split(direct.get("jid", ""))[0], inviter=_split(from_jid)[0],
                           password=direct.get("password") or None,
                           reason=direct.get("reason") or "")
-    user = _child(stanza, MUC_USER_NS, "x")
-    invite = _child(user, MUC_USER_NS, "invite") if user is not None else None
-    if invite is not None and invite.get("from"):
-        reason = _child(invite, MUC_USER_NS, "reason")
-        password = _child(user, MUC_USER_NS, "password") if user is not None else None
-        return Invitation(room=_split(from_jid)[0], inviter=_split(invite.get("from", ""))[0],
-                          password=(password.text or None) if password is not None else None,
-                          reason=(reason.text or "") if reason is not None else "",
-                          mediated=True)
     return None
 
 

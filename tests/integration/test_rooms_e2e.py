@@ -28,6 +28,7 @@ from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ChatClient, ClientPool
 
 CORRECTION_NS = "{urn:xmpp:message-correct:0}replace"
+MUC_USER = "http://jabber.org/protocol/muc#user"
 ROOM_PROMPT = re.compile(r"^🔐 Permission #([0-9a-f]{4})\n")
 
 
@@ -235,6 +236,10 @@ async def test_rooms_that_hide_jids_leave_and_the_agent_leaves_kicks_and_conflic
     await alice.expect(agent, f"⚠️ I left {hidden}: this room hides")
     await occupant_presence(alice, hidden, name, "unavailable")
 
+    # A room that does not exist is not created by the agent.
+    alice.send(agent, "join nosuchroom@rooms.example.com")
+    await alice.expect(agent, "⚠️ There is no room nosuchroom@rooms.example.com")
+
     # Its name is taken in the room: it joins with a suffix.
     room = new_room_jid()
     await create_room(alice, room, "alice")
@@ -253,6 +258,15 @@ async def test_rooms_that_hide_jids_leave_and_the_agent_leaves_kicks_and_conflic
     await alice.xmpp.plugin["xep_0045"].set_role(room, f"{name}-2", "none", reason="enough")
     await alice.expect(agent, f"🚪 I was kicked from {room} (enough).")
     assert service.agents[name].record.rooms == []
+
+    # Invitations sent through the room (XEP-0045 mediated): only the owner's are followed.
+    bob.xmpp.plugin["xep_0045"].invite(room, agent, reason="join us")
+    decline = await bob.next_stanza(
+        "message", lambda m: m.xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}decline") is not None,
+        what="the agent declining bob's invitation")
+    assert "only when its owner invites it" in decline["body"]
+    alice.xmpp.plugin["xep_0045"].invite(room, agent, reason="come back")
+    await alice.expect(agent, f"👋 I'm in {room} as {name}")
 
 
 async def test_the_agent_is_back_in_its_room_after_prosody_restarts(

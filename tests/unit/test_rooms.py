@@ -106,7 +106,8 @@ def test_invitations_direct_and_mediated() -> None:
         ROOM, "alice@example.com", "pw", False)
     mediated = xml("<message xmlns='jabber:client'><x xmlns='http://jabber.org/protocol/muc#user'>"
                    "<invite from='alice@example.com/pc'><reason>help</reason></invite>"
-                   "</x></message>")
+                   "</x><x xmlns='jabber:x:conference' jid='team@rooms.example.com'/>"
+                   "</message>")  # Prosody adds the XEP-0249 element to mediated ones
     inv = parse_invitation(mediated, ROOM)
     assert inv is not None and (inv.room, inv.inviter, inv.reason, inv.mediated) == (
         ROOM, "alice@example.com", "help", True)
