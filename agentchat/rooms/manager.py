@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from agentchat.permissions.answers import Ambiguous, Deny, NotAnAnswer, parse_answer
 from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.chat_sink import ChatPermissionSink
 from agentchat.rooms.addressing import addressed_text, mention_uris, prompt_id_of
-from agentchat.rooms.rules import bare, may_instruct, parse_room_command
+from agentchat.rooms.rules import bare, may_approve, may_instruct, parse_room_command
 from agentchat.state.model import AgentStatus, RoomRecord
 from agentchat.xmpp.muc import (
     AFFILIATION_REMOVED,
@@ -500,10 +501,11 @@ class RoomManager:
         if not text:
             return
         room_chat = agent.presenter_for(m.room)
-        reply = self._broker.answer(m.agent, text, speaker, room=m.room)
-        if reply is not None:
-            room_chat.say(f"{msg.nick}: {reply}")
-            return
+        if may_approve(agent.record, speaker) or self._answer_attempt(m.agent, text):
+            reply = self._broker.answer(m.agent, text, speaker, room=m.room)
+            if reply is not None:  # an answer, or the refusal of one
+                room_chat.say(f"{msg.nick}: {reply}")
+                return
         if not may_instruct(agent.record, speaker):
             room_chat.say(f"{msg.nick}: I take instructions only from {agent.owner} and the "
                           "people they allow.")
@@ -520,6 +522,18 @@ class RoomManager:
             agent.say(f"🚪 I left {m.room}.")
             return
         await agent.deliver(self._for_agent(m, msg.nick, speaker, text), via=room_chat)
+
+    def _answer_attempt(self, agent: str, text: str) -> bool:
+        """Does ``text`` try to answer a prompt (yes / no / an id / an option)?
+
+        For people who may instruct but not approve: free text from them is a message for the
+        agent (queued behind the prompt), not a denial as it would be from the owner.
+        """
+        pending = self._broker.pending(agent)
+        ans = parse_answer(text, [r.id for r in pending], {r.id: r.kind for r in pending})
+        if isinstance(ans, NotAnAnswer) or (isinstance(ans, Deny) and not ans.explicit):
+            return False
+        return not (isinstance(ans, Ambiguous) and ans.verb == "text")
 
     def _for_agent(self, m: Membership, nick: str, speaker: str, text: str) -> str:
         """What the agent reads: who said it where, and the context the owner allowed."""

@@ -136,6 +136,9 @@ async def test_prompt_in_the_room_is_answered_only_by_owner_or_approvers(
     refusal = await room_says(bob, room, nick, f"bob: Only {alice_user.jid} and the approvers")
     assert "permission prompts" in refusal["body"]
     assert not target.exists()
+    # Other words from bob are a message for the agent, not an answer (as the owner's would be).
+    say(bob, room, f"{nick}: then add a second line")
+    await room_says(bob, room, nick, "⏳ Queued: I'm in the middle of a turn")
 
     alice.send(agent, f"approvers add {bob_user.jid}")
     await alice.expect(agent, f"✅ {bob_user.jid} may now answer my permission prompts")
@@ -148,6 +151,7 @@ async def test_prompt_in_the_room_is_answered_only_by_owner_or_approvers(
     assert corrected["body"].endswith(f"✅ allowed by {bob_user.jid}")
     await room_says(bob, room, nick, "done: ")
     assert target.read_text() == "hi\n"
+    await room_says_eventually(bob, room, nick, "then add a second line")  # the queued turn
 
     decisions = [e for e in read_audit(service.config.audit_path) if e["event"] == "decision"]
     assert [(d["id"], d["decision"], d["by"], d["room"], d["answered_by"]) for d in decisions] \
