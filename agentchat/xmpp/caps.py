@@ -28,8 +28,14 @@ _COMMON = (
     "urn:xmpp:receipts",
     "urn:xmpp:ping",
 )
-# reactions answer permission prompts; files arrive and leave as XEP-0066 links
-AGENT_FEATURES = (*_COMMON, "urn:xmpp:reactions:0", "jabber:x:oob")
+AGENT_FEATURES = (
+    *_COMMON,
+    "urn:xmpp:reactions:0",  # reactions answer permission prompts
+    "jabber:x:oob",  # files arrive and leave as XEP-0066 links
+    # group chats: clients offer to invite agents (XEP-0249) into rooms (XEP-0045)
+    "jabber:x:conference",
+    "http://jabber.org/protocol/muc",
+)
 MANAGER_FEATURES = _COMMON
 
 

@@ -47,6 +47,7 @@ def test_agent_and_manager_caps_differ_and_name_the_node() -> None:
     agent, manager = info_for("agent", "swift-fox"), info_for("manager", "agentchat manager")
     assert "urn:xmpp:reactions:0" in agent.features
     assert "urn:xmpp:reactions:0" not in manager.features
+    assert "jabber:x:conference" in agent.features  # clients offer "invite to a room"
     for info in (agent, manager):
         assert {"http://jabber.org/protocol/caps", CMD, "vcard-temp", "urn:xmpp:receipts"} <= set(
             info.features)
