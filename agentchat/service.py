@@ -46,7 +46,7 @@ from agentchat.permissions.mcp_app import (
     write_mcp_config,
 )
 from agentchat.permissions.model import AlwaysRule
-from agentchat.rooms.manager import RoomManager
+from agentchat.rooms.manager import RoomManager, RoomPresencePort
 from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
 from agentchat.state.saver import StateSaver
 from agentchat.state.store import StateError, StateStore
@@ -116,6 +116,7 @@ class Service:
         self.rooms = RoomManager(self.component, self.agents, self.broker, self.sink,
                                  self.persist)
         self.component.rooms = self.rooms
+        self._agent_port = RoomPresencePort(self.component, self.rooms)
         self.mcp: RunningServer | None = None
         self._connected_once = False
         self._background: set[asyncio.Future[None]] = set()
@@ -349,7 +350,7 @@ class Service:
     def _make_agent(self, record: AgentRecord) -> Agent:
         return Agent(
             record,
-            port=self.component,
+            port=self._agent_port,
             pool=self.pool,
             adapter_factory=self._adapter_factory,
             spec_factory=self._spec_for,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from agentchat.chat.port import ChatPort, ChatState, Show
 from agentchat.permissions.answers import Ambiguous, Deny, NotAnAnswer, parse_answer
 from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.chat_sink import ChatPermissionSink
@@ -570,3 +571,34 @@ def _join_error(p: OccupantPresence) -> str:
     }
     text = texts.get(p.error, p.error)
     return f"{text}." if not p.error_text else f"{text} ({p.error_text})."
+
+
+class RoomPresencePort:
+    """The agents' ChatPort: their presence (working…, waiting for permission) also shows in
+    the rooms they are in, so the people there see what the agent is doing."""
+
+    def __init__(self, port: ChatPort, rooms: RoomManager) -> None:
+        self._port = port
+        self._rooms = rooms
+
+    def send_chat(self, from_local: str, to: str, body: str) -> str:
+        return self._port.send_chat(from_local, to, body)
+
+    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
+        return self._port.correct(from_local, to, original_id, body)
+
+    def set_presence(self, local: str, to: str, *, show: Show | None, status: str | None,
+                     available: bool = True) -> None:
+        self._port.set_presence(local, to, show=show, status=status, available=available)
+        if not available:
+            return  # unavailable in a room means leaving it: that is the RoomManager's call
+        for m in self._rooms.memberships(local):
+            if m.state == "joined":
+                self._port.set_presence(local, f"{m.room}/{m.record.nick}", show=show,
+                                        status=status)
+
+    def subscribe(self, local: str, to: str, nick: str) -> None:
+        self._port.subscribe(local, to, nick)
+
+    def chat_state(self, from_local: str, to: str, state: ChatState) -> None:
+        self._port.chat_state(from_local, to, state)

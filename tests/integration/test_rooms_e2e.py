@@ -131,6 +131,11 @@ async def test_prompt_in_the_room_is_answered_only_by_owner_or_approvers(
     pid = match.group(1)
     assert f"Reply '{pid} yes', '{pid} no' or '{pid} always'" in prompt["body"]
 
+    waiting = await bob.next_stanza(
+        "presence", lambda p: str(p["from"]) == f"{room}/{nick}"
+        and p["status"] == "waiting for your permission", what="the agent's state in the room")
+    assert waiting["type"] == "away"
+
     # bob may instruct but not approve: refused, nothing changes.
     say(bob, room, f"{pid} yes")
     refusal = await room_says(bob, room, nick, f"bob: Only {alice_user.jid} and the approvers")
