@@ -100,6 +100,7 @@ class RoomManager:
         self._sink = sink
         self._persist = persist
         self._members: dict[tuple[str, str], Membership] = {}  # (agent, room JID)
+        self._room_count: collections.Counter[str] = collections.Counter()  # memberships per room
         self._inboxes: dict[str, asyncio.Queue[Callable[[], Awaitable[None]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Future[None]] = set()
@@ -108,7 +109,7 @@ class RoomManager:
 
     def is_room(self, jid: str) -> bool:
         jid = jid.lower()
-        return any(room == jid for _agent, room in self._members)
+        return self._room_count[jid.lower()] > 0
 
     def _agent_of(self, stanza: Any) -> Agent | None:
         to = stanza["to"]
@@ -197,7 +198,7 @@ class RoomManager:
             return
         membership = Membership(agent.name, RoomRecord(room, agent.name, password),
                                 announce=True)
-        self._members[(agent.name, room)] = membership
+        self._add(membership)
         self._send_join(membership)
 
     def _send_join(self, m: Membership) -> None:
@@ -306,7 +307,7 @@ class RoomManager:
             self._persist()
             return
         if m.state == "leaving":
-            self._members.pop((m.agent, m.room), None)
+            self._remove(m)
             return
         if m.state == "joining":
             # not an answer to our join (that would be an error presence): a stale occupant
@@ -331,7 +332,34 @@ class RoomManager:
 
     def _drop(self, m: Membership, text: str) -> None:
         """Forget a room for good and tell the owner why."""
-        self._members.pop((m.agent, m.room), None)
+        self._remove(m)
+        self._forget(m)
+        agent = self._agents.get(m.agent)
+        if agent is not None:
+            agent.say(text)
+
+    def _leave(self, m: Membership, status: str) -> None:
+        """Leave on our own account: the room's echo of it ends the membership."""
+        m.state = "leaving"
+        self._forget(m)  # first: what a stream held back still goes to the room
+        self._send_leave(m, status)
+
+    def _add(self, m: Membership) -> None:
+        old = self._members.get((m.agent, m.room))
+        if old is not None:
+            self._remove(old)
+        self._members[(m.agent, m.room)] = m
+        self._room_count[m.room] += 1
+
+    def _remove(self, m: Membership) -> None:
+        if self._members.get((m.agent, m.room)) is m:
+            del self._members[(m.agent, m.room)]
+            self._room_count[m.room] -= 1
+            if self._room_count[m.room] <= 0:
+                del self._room_count[m.room]
+
+    def _forget(self, m: Membership) -> None:
+        """The agent is no longer in the room: off its record; a turn from there ends in 1:1."""
         agent = self._agents.get(m.agent)
         if agent is None:
             return
@@ -339,18 +367,9 @@ class RoomManager:
         agent.record.rooms[:] = [r for r in agent.record.rooms if r.room != m.room]
         if len(agent.record.rooms) != before:
             self._persist()
-        agent.say(text)
-
-    def _leave(self, m: Membership, status: str) -> None:
-        """Leave on our own account: the room's echo of it ends the membership."""
-        m.state = "leaving"
-        self._send_leave(m, status)
-        agent = self._agents.get(m.agent)
-        if agent is not None:
-            before = len(agent.record.rooms)
-            agent.record.rooms[:] = [r for r in agent.record.rooms if r.room != m.room]
-            if len(agent.record.rooms) != before:
-                self._persist()
+        if agent.output.owner == m.room:
+            agent.output.end_stream()
+            agent.output = agent.presenter
 
     def memberships(self, agent: str) -> list[Membership]:
         return [m for (name, _room), m in self._members.items()
@@ -381,7 +400,7 @@ class RoomManager:
                 continue
             for record in agent.record.rooms:
                 m = Membership(agent.name, record)
-                self._members[(agent.name, record.room)] = m
+                self._add(m)
                 self._send_join(m)
                 log.info("%s: rejoining %s as %s", agent.name, record.room, record.nick)
 
@@ -391,6 +410,7 @@ class RoomManager:
             if m.state == "joined":
                 self._send_leave(m, "agentchat stopped")
         self._members.clear()
+        self._room_count.clear()
         for task in self._workers.values():
             task.cancel()
 

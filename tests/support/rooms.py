@@ -104,7 +104,7 @@ def room_backlog(client: ChatClient, room: str, nick: str | None = None) -> list
 
 
 async def occupant_presence(client: ChatClient, room: str, nick: str, type_: str = "available",
-                            timeout: float = 30) -> Any:
+                            timeout: float = 60) -> Any:
     return await client.next_stanza(
         "presence",
         lambda p: str(p["from"]) == f"{room}/{nick}" and (
