@@ -607,6 +607,9 @@ class RoomPresencePort:
     def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
         return self._port.correct(from_local, to, original_id, body)
 
+    def send_link(self, from_local: str, to: str, url: str) -> str:
+        return self._port.send_link(from_local, to, url)
+
     def set_presence(self, local: str, to: str, *, show: Show | None, status: str | None,
                      available: bool = True) -> None:
         self._port.set_presence(local, to, show=show, status=status, available=available)
