@@ -307,8 +307,7 @@ async def conversation(tmux: Tmux, gates: Gates) -> str:
     await wait_screen(tmux, re.compile(rf"Participants .*(?<![\w@-]){name}(?![\w@-])"))
     tmux.type(f"{name}: {ROOM_QUESTION}")
     screen = await wait_screen(tmux, f"{name}: {ROOM_TEXT}")
-    shots.append((f"/join {ROOM}, /room accept, /invite send {agent}, then: "
-                  f"{name}: {ROOM_QUESTION}", screen))
+    shots.append((f"/join {ROOM}, /room accept, /invite send <agent>, a mention", screen))
 
     tmux.type("/win 1")
     screen = await wait_screen(tmux, "Profanity. Type /help")
