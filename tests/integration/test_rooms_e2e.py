@@ -229,6 +229,20 @@ async def test_the_agent_is_back_in_its_room_after_agentchat_restarts(
         assert "are you back?" in answer["body"]
         assert [r.room for r in svc.agents[nick].record.rooms] == [room]
 
+        # A streamed answer in the room: one message, corrected (XEP-0308) as it grows.
+        text = " ".join(f"word{i}" for i in range(40))
+        api.push(sa.text(text, chunk_size=15, chunk_delay=0.1))
+        say(alice, room, f"{nick}: stream it")
+        first = await room_says(alice, room, nick, "word0")
+        assert first.xml.find(CORRECTION_NS) is None and text.startswith(first["body"])
+        while True:
+            msg = await room_says(alice, room, nick, "word0")
+            replaced = msg.xml.find(CORRECTION_NS)
+            assert replaced is not None and replaced.get("id") == first["id"], msg
+            if msg["body"] == text:
+                break
+        await room_turn_ended(alice, room, nick)
+
 
 async def test_rooms_that_hide_jids_leave_and_the_agent_leaves_kicks_and_conflicts(
     service: Service, api: sa.ScriptedAnthropic, make_user, connect_client: ClientPool,
@@ -278,6 +292,13 @@ async def test_rooms_that_hide_jids_leave_and_the_agent_leaves_kicks_and_conflic
     assert "only when its owner invites it" in decline["body"]
     alice.xmpp.plugin["xep_0045"].invite(room, agent, reason="come back")
     await alice.expect(agent, f"👋 I'm in {room} as {name}")
+
+    # An agent that ends leaves its rooms.
+    alice.inboxes["presence"].clear()
+    alice.send(agent, "quit")
+    await alice.expect(agent, "👋 Shutting down")
+    gone = await occupant_presence(alice, room, f"{name}-2", "unavailable")
+    assert gone["status"] == "the agent ended"
 
 
 async def test_the_agent_is_back_in_its_room_after_prosody_restarts(
