@@ -125,6 +125,8 @@ class RoomManager:
         room = bare(sender)
         invitation = parse_invitation(msg.xml, sender)
         if invitation is not None and msg["type"] != "error":
+            if agent.record.owner_revoked:
+                return False  # its owner lost access: the agent answers nobody
             if not invitation.mediated and room != agent.owner:
                 return False  # a stranger's direct invitation: refused like any message
             self._invited(agent, invitation)
@@ -396,7 +398,7 @@ class RoomManager:
     def on_connected(self) -> None:
         """After every (re)connect: be back in every room, as nobody kept us there."""
         for agent in self._agents.values():
-            if agent.record.status is AgentStatus.ENDED:
+            if agent.record.status is AgentStatus.ENDED or agent.record.owner_revoked:
                 continue
             for record in agent.record.rooms:
                 m = Membership(agent.name, record)
@@ -495,7 +497,8 @@ class RoomManager:
 
     async def _on_message(self, m: Membership, msg: RoomMessage, speaker: str | None) -> None:
         agent = self._agents.get(m.agent)
-        if agent is None or m.state != "joined" or agent.record.status is AgentStatus.ENDED:
+        if (agent is None or m.state != "joined" or agent.record.status is AgentStatus.ENDED
+                or agent.record.owner_revoked):
             return
         if msg.delayed or not msg.nick:
             if NOW_SEMI_ANONYMOUS in msg.codes and not msg.delayed:
