@@ -528,6 +528,7 @@ class RoomManager:
         if may_approve(agent.record, speaker) or self._answer_attempt(m.agent, text):
             reply = self._broker.answer(m.agent, text, speaker, room=m.room)
             if reply is not None:  # an answer, or the refusal of one
+                await self._broker.drain()  # the prompt's correction first, as in 1:1 chats
                 room_chat.say(f"{msg.nick}: {reply}")
                 return
         if not may_instruct(agent.record, speaker):
@@ -604,11 +605,13 @@ class RoomPresencePort:
         self._port = port
         self._rooms = rooms
 
-    def send_chat(self, from_local: str, to: str, body: str) -> str:
-        return self._port.send_chat(from_local, to, body)
+    def send_chat(self, from_local: str, to: str, body: str, *,
+                  resource: str | None = None) -> str:
+        return self._port.send_chat(from_local, to, body, resource=resource)
 
-    def correct(self, from_local: str, to: str, original_id: str, body: str) -> str:
-        return self._port.correct(from_local, to, original_id, body)
+    def correct(self, from_local: str, to: str, original_id: str, body: str, *,
+                resource: str | None = None) -> str:
+        return self._port.correct(from_local, to, original_id, body, resource=resource)
 
     def send_link(self, from_local: str, to: str, url: str) -> str:
         return self._port.send_link(from_local, to, url)
