@@ -134,7 +134,7 @@ async def test_prompt_in_the_room_is_answered_only_by_owner_or_approvers(
 
     waiting = await bob.next_stanza(
         "presence", lambda p: str(p["from"]) == f"{room}/{nick}"
-        and p["status"] == "waiting for your permission", what="the agent's state in the room")
+        and p["status"].startswith("needs your answer: #"), what="the agent's state in the room")
     assert waiting["type"] == "away"
 
     # bob may instruct but not approve: refused, nothing changes.
@@ -149,12 +149,12 @@ async def test_prompt_in_the_room_is_answered_only_by_owner_or_approvers(
     alice.send(agent, f"approvers add {bob_user.jid}")
     await alice.expect(agent, f"✅ {bob_user.jid} may now answer my permission prompts")
     say(bob, room, f"{pid} yes")
-    await room_says(bob, room, nick, f"bob: ✅ allowed #{pid}")
-    corrected = await bob.next_stanza(
-        "other", lambda m: m.xml.find(CORRECTION_NS) is not None
-        and m.xml.find(CORRECTION_NS).get("id") == prompt["id"], what="the corrected prompt")
+    # the corrected prompt first, then the acknowledgement (as in 1:1 chats)
+    corrected = await room_says(bob, room, nick, f"✅ allowed by {bob_user.jid}")
+    assert corrected.xml.find(CORRECTION_NS).get("id") == prompt["id"]
     assert corrected["type"] == "groupchat"
     assert corrected["body"].endswith(f"✅ allowed by {bob_user.jid}")
+    await room_says(bob, room, nick, f"bob: ✅ allowed #{pid}")
     await room_says(bob, room, nick, "done: ")
     assert target.read_text() == "hi\n"
     await room_says_eventually(bob, room, nick, "then add a second line")  # the queued turn
@@ -202,10 +202,12 @@ async def test_two_agents_in_one_room_answer_their_own_mentions_and_prompts(
     assert id1 != id2
 
     say(alice, room, f"{id2} yes")  # the id names the agent
+    await room_says(alice, room, second, f"#{id2}\nAction: Write File")  # corrected: allowed
     await room_says(alice, room, second, f"✅ allowed #{id2}")
     await room_says_eventually(alice, room, second, "done: ")
     assert two.exists() and not one.exists()
     say(alice, room, f"{first}: yes")  # a bare answer addressed by name
+    await room_says(alice, room, first, f"#{id1}\nAction: Write File")  # corrected: allowed
     await room_says(alice, room, first, f"✅ allowed #{id1}")
     await room_says_eventually(alice, room, first, "done: ")
     assert one.read_text() == "1\n"
