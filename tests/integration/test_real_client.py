@@ -42,8 +42,8 @@ async def test_profanity_creates_an_agent_and_answers_its_permission_prompt(
     assert f"{agent} [dnd] [unencrypted] (typing...)" in transcript
     assert (tmp_path / "work" / "my-project" / "hello.txt").read_text() == (
         "Hello from agentchat!\n")
-    # `get hello.txt`: the file arrives as a link to Prosody's upload service.
-    assert "📎 hello.txt (22 B)" in transcript
+    # `get screenshot.png`: the image arrives as a link to Prosody's upload service.
+    assert re.search(r"📎 screenshot\.png \(\d+ B\)", transcript), transcript
     assert FILE_LINK.search(flatten(transcript)) is not None, transcript
     # In a group chat: invited, addressed by its nickname, it answers there.
     name = created.group(1)

@@ -30,6 +30,7 @@ from agentchat.prosody.embedded import EmbeddedProsody
 from tests.support import scripted_api as sa
 from tests.support.claude_env import REPO_ROOT, claude_env
 from tests.support.service_harness import make_workspace, service_env
+from tests.support.uploads import png
 
 DOMAIN = "example.com"
 COMPONENT = f"agents.{DOMAIN}"
@@ -49,8 +50,8 @@ STEP_TIMEOUT = 60.0  # seconds for one expected screen change (the CLI's first s
 CORRECTED = re.compile(
     r"\d\d:\d\d \+ \S+/prompt-([0-9a-f]{4}): 🔐 Permission #\1 [^+]*✅ allowed")
 CREATED = re.compile(rf"Agent ([a-z]+-[a-z]+) created\. Chat at \1@{re.escape(COMPONENT)}")
-# The link `get hello.txt` sends (XEP-0066); profanity may wrap it, hence the optional space.
-FILE_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/file_share/\S+?)\s?(\S*hello\.txt)")
+# The link `get screenshot.png` sends (XEP-0066); profanity may wrap it, hence the optional space.
+FILE_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/file_share/\S+?)\s?(\S*screenshot\.png)")
 
 
 class DemoError(RuntimeError):
@@ -209,6 +210,7 @@ async def run_demo(root: Path) -> str:
         await asyncio.to_thread(prosody.register, USER, password)
         base = make_workspace(root)
         target = base / "my-project" / "hello.txt"
+        (base / "my-project" / "screenshot.png").write_bytes(png())  # an image for `get`
         # Held replies: the model "thinks" until the driver has looked at the screen, so the
         # steps (subscription, presence, typing notice) show up in a fixed order.
         gates = Gates(asyncio.Event(), asyncio.Event())
@@ -290,10 +292,10 @@ async def conversation(tmux: Tmux, gates: Gates) -> str:
     screen = await wait_screen(tmux, FOLLOW_UP_TEXT)
     shots.append(("the reply", screen))
 
-    # Files: the owner asks for one; it comes as a link to the server's upload service.
-    tmux.type("get hello.txt")
-    screen = await wait_screen(tmux, "📎 hello.txt (22 B)", FILE_LINK)
-    shots.append(("typed: get hello.txt (the file arrives as a link)", screen))
+    # Files: the owner asks for an image; it comes as a link to the server's upload service.
+    tmux.type("get screenshot.png")
+    screen = await wait_screen(tmux, "📎 screenshot.png (", FILE_LINK)
+    shots.append(("typed: get screenshot.png (the image arrives as a link)", screen))
 
     # A group chat: create it (profanity's defaults: others see real JIDs), invite the agent,
     # address it by its nickname.
