@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from agentchat.agents.adapter import AgentStartError, Image, LaunchSpec
 from agentchat.agents.environment import agent_environment
 from agentchat.agents.events import AgentEvent, ProcessExited
+from agentchat.agents.process import ExitSignallingProtocol
 from agentchat.agents.sandbox import bwrap_argv
 from agentchat.agents.stream_json import (
     PartialAccumulator,
@@ -37,23 +38,6 @@ PIPE_DRAIN_TIMEOUT = 5.0  # after exit, how long to wait for stdout/stderr EOF
 
 class AgentNotRunning(Exception):
     """The process is not running (never started, exited, or being stopped)."""
-
-
-class _CliProtocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """Stream protocol that also signals the moment the process exits.
-
-    Why: ``Process.wait()`` only returns once every pipe is closed too, so a grandchild
-    that inherited stdout would hide the exit (and, worse, ``wait()`` returns at once
-    when called after the exit, so it cannot be used consistently for timeouts).
-    """
-
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=limit, loop=loop)
-        self.exited = asyncio.Event()
-
-    def process_exited(self) -> None:
-        super().process_exited()
-        self.exited.set()
 
 
 def build_argv(spec: LaunchSpec, claude_path: str) -> list[str]:
@@ -108,7 +92,7 @@ class ClaudeCodeAdapter:
         self._partial = PartialAccumulator() if spec.partial_messages else None
         self._watcher: asyncio.Task[None] | None = None
         self._transport: asyncio.SubprocessTransport | None = None
-        self._protocol: _CliProtocol | None = None
+        self._protocol: ExitSignallingProtocol | None = None
         self._exited = asyncio.Event()
 
     @property
@@ -143,7 +127,7 @@ class ClaudeCodeAdapter:
         limit = self._stdout_limit
         try:
             transport, protocol = await loop.subprocess_exec(
-                lambda: _CliProtocol(limit, loop),
+                lambda: ExitSignallingProtocol(limit, loop),
                 *argv,
                 cwd=str(cwd),
                 env=env,

@@ -41,7 +41,7 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+class ExitSignallingProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     """Stream protocol that also signals the moment the process exits.
 
     Why: ``Process.wait()`` only returns once every pipe is closed too, so a grandchild that
@@ -64,7 +64,7 @@ class AgentProcess:
         self.what = what  # for messages: "Gemini CLI (gemini)"
         self.proc: asyncio.subprocess.Process | None = None
         self._transport: asyncio.SubprocessTransport | None = None
-        self._protocol: _Protocol | None = None
+        self._protocol: ExitSignallingProtocol | None = None
         self._tail = bytearray()
         self._stderr_task: asyncio.Task[None] | None = None
         self.stopping = False
@@ -105,7 +105,7 @@ class AgentProcess:
         loop = asyncio.get_running_loop()
         try:
             transport, protocol = await loop.subprocess_exec(
-                lambda: _Protocol(limit, loop), *argv, cwd=str(cwd), env=dict(env),
+                lambda: ExitSignallingProtocol(limit, loop), *argv, cwd=str(cwd), env=dict(env),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, start_new_session=True,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
