@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from agentchat.agents.adapter import AgentStartError, Image, LaunchSpec
 from agentchat.agents.environment import agent_environment
 from agentchat.agents.events import AgentEvent, ProcessExited
-from agentchat.agents.process import ExitSignallingProtocol
+from agentchat.agents.process import ExitSignallingProtocol, kill_group
 from agentchat.agents.sandbox import bwrap_argv
 from agentchat.agents.stream_json import (
     PartialAccumulator,
@@ -275,11 +275,7 @@ class ClaudeCodeAdapter:
                 proc.send_signal(signal.SIGTERM)
             if not await self._wait_exit(grace):
                 log.warning("pid=%s ignored SIGTERM: SIGKILL to its process group", proc.pid)
-                # The group (own session) holds the CLI's tool subprocesses too.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
+                kill_group(proc)  # the group (own session) holds the CLI's tools too
                 if not await self._wait_exit(10):
                     log.error("pid=%s survived SIGKILL for 10 s", proc.pid)
         if self._watcher is not None:

@@ -41,6 +41,20 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the process's group (its own session: the tools it started die with it).
+
+    ``proc.kill()`` only where the group could not be signalled: it polls first, and that
+    poll can reap a process the group kill has just ended, before asyncio's child watcher
+    does, which then reports the exit code as 255 instead of -9.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
 class ExitSignallingProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     """Stream protocol that also signals the moment the process exits.
 
@@ -177,10 +191,7 @@ class AgentProcess:
         if await self.wait_exit(grace):
             return
         log.warning("pid=%s ignored SIGTERM: SIGKILL to its process group", proc.pid)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
+        kill_group(proc)
         if not await self.wait_exit(10):
             log.error("pid=%s survived SIGKILL for 10 s", proc.pid)
 
