@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import shutil
 import time
@@ -221,7 +222,7 @@ class Service:
             spec, [kind.resolve() or kind.command, *kind.args], label=kind.label,
             ask=lambda tool, tool_input, call_id: broker.request_for(name, tool, tool_input,
                                                                      call_id),
-            env=kind.env, declared=kind.declared, streaming=self.config.agents.streaming,
+            declared=kind.declared, streaming=self.config.agents.streaming,
         )
 
     def agent_types(self) -> tuple[tuple[str, str], ...]:
@@ -260,24 +261,9 @@ class Service:
         register_secret(secret)
         home = self.agent_home(record.name)
         kind = self._acp(record)
-        if kind is not None and self.config.agents.sandbox == "on":
-            # not yet: bubblewrap for ACP agents (their homes and installs) is still to come
-            raise AgentStartError(f"{kind.label} agents do not run in the bubblewrap sandbox "
-                                  "yet, and agents.sandbox is \"on\"")
         if kind is not None:  # asks over ACP: no MCP config, the secret stays here
-            if self.sandbox.bwrap is not None:
-                log.warning("%s: %s runs without the bubblewrap sandbox (not supported for ACP "
-                            "agents yet)", record.name, kind.label)
             self.broker.register_agent(record.name, record.owner, secret, cwd)
-            try:
-                home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            except OSError as exc:
-                raise AgentStartError(f"cannot create the agent's home: {describe(exc)}") from None
-            env = agent_environment(self._agent_env_given, declared=kind.declared,
-                                    own={"HOME": str(home)})
-            return LaunchSpec(cwd=cwd, session_id=record.session_id, resume=resume, env=env,
-                              agent=record.name, agent_type=record.agent_type)
-        home = self.agent_home(record.name)
+            return self._acp_spec(record, kind, cwd, home, resume)
         config_path = self.mcp_config_path(record.name)
         try:
             config_dir = cli_home.prepare(home, record.session_id, resume=resume)
@@ -297,18 +283,36 @@ class Service:
             partial_messages=self.config.agents.streaming,
             extra_args=tuple(self.config.agents.claude_args),
             env={**self._agent_env, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(config_dir)},
-            sandbox=self._sandbox_policy(cwd, home, config_path),
+            sandbox=self._sandbox_policy(self.config.agents.claude_path, cwd, home,
+                                         config_path),
             agent=record.name,
             agent_type=record.agent_type,
         )
 
-    def _sandbox_policy(self, cwd: Path, home: Path, mcp_config: Path) -> SandboxPolicy | None:
+    def _acp_spec(self, record: AgentRecord, kind: AgentType, cwd: Path, home: Path,
+                  resume: bool) -> LaunchSpec:
+        """An ACP agent's start: its own HOME and config dirs (CODEX_HOME, ~/.gemini), with
+        the configured ones' login and settings copied in; the type's env, never over those."""
+        template = {**os.environ, **self._agent_env_given, **kind.env}
+        try:
+            own = {"HOME": str(home), **cli_home.prepare_dirs(home, kind.config_dirs, template)}
+        except OSError as exc:
+            raise AgentStartError(f"cannot create the agent's home: {describe(exc)}") from None
+        env = {**agent_environment(self._agent_env_given, declared=kind.declared),
+               **kind.env, **own}
+        command = kind.resolve() or kind.command
+        return LaunchSpec(cwd=cwd, session_id=record.session_id, resume=resume, env=env,
+                          sandbox=self._sandbox_policy(command, cwd, home),
+                          agent=record.name, agent_type=record.agent_type)
+
+    def _sandbox_policy(self, command: str, cwd: Path, home: Path,
+                        mcp_config: Path | None = None) -> SandboxPolicy | None:
         if self.sandbox.bwrap is None:
             return None
         return agent_policy(
             self.sandbox.bwrap, agentchat_home=self.config.home,
-            base_path=self.config.work.base_path, claude_path=self.config.agents.claude_path,
-            read_only=(mcp_config,), read_write=(cwd, home),
+            base_path=self.config.work.base_path, command=command,
+            read_only=() if mcp_config is None else (mcp_config,), read_write=(cwd, home),
         )
 
     def _remove_agent_files(self, name: str) -> None:

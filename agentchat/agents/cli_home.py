@@ -1,21 +1,65 @@
-"""Each agent's own home and Claude Code config directory.
+"""Each agent's own home and its CLI's config directories (Claude Code, Gemini CLI, Codex).
 
-Why: the CLI keeps its sessions, transcripts and settings in its config directory. Shared by
-all agents (the service user's ``~/.claude``), any agent could read every other agent's
-conversation and the operator's login; so every agent gets ``<its home>/.claude`` as
-``CLAUDE_CONFIG_DIR``, kept under agentchat's home so that ``--resume`` finds the session after
-a restart. What the operator set up once (a ``claude`` login, sessions of agents created before
-they had their own directory) is carried over here.
+Why: a CLI keeps its sessions, transcripts and settings in its config directory. Shared by
+all agents (the service user's ``~/.claude``, ``~/.gemini``, ``~/.codex``), any agent could read
+every other agent's conversation and the operator's login; so every agent gets its own copy
+inside its own home (``<its home>/.claude`` as ``CLAUDE_CONFIG_DIR``, ``<its home>/.codex`` as
+``CODEX_HOME``, ``<its home>/.gemini``), kept under agentchat's home so that ``--resume`` and
+``session/load`` find the session after a restart. What the operator set up once (a login, a
+model provider's config, sessions of Claude agents created before they had their own directory)
+is copied over from the configured directory (the template) at every start: the sandbox hides
+the originals.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import attrs
+
 CREDENTIALS = ".credentials.json"
+
+
+@attrs.frozen
+class ConfigDir:
+    """A CLI config directory each agent has its own copy of (declared per agent type).
+
+    ``name``: where it lives in a home (``.codex``). ``env``: the variable that names it
+    (``CODEX_HOME``), set to the agent's copy; its configured value, if any, is the template
+    (else ``<configured HOME>/<name>``). ``files``: copied from the template at every start.
+    """
+
+    name: str
+    env: str = ""
+    files: tuple[str, ...] = ()
+
+    def template(self, env: Mapping[str, str]) -> Path:
+        if self.env and env.get(self.env):
+            return Path(env[self.env]).expanduser()
+        return Path(env.get("HOME") or Path.home()).expanduser() / self.name
+
+
+def prepare_dirs(home: Path, dirs: Iterable[ConfigDir], template_env: Mapping[str, str]
+                 ) -> dict[str, str]:
+    """Create ``home`` and each dir in it (0700), copy the templates' files; returns the
+    variables that point at the agent's copies (``{"CODEX_HOME": …}``).
+
+    ``template_env``: the configured environment (the type's ``env`` over agentchat's), whose
+    ``HOME`` and ``dir.env`` name the templates. Raises ``OSError`` when the home cannot be
+    written (full or read-only disk).
+    """
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out = {}
+    for spec in dirs:
+        own = home / spec.name
+        own.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _copy_files(spec.template(template_env), own, spec.files)
+        if spec.env:
+            out[spec.env] = str(own)
+    return out
 
 
 def operator_config_dir(env: Mapping[str, str]) -> Path:
@@ -32,19 +76,21 @@ def prepare(home: Path, session_id: str, *, resume: bool,
     operator = operator_config_dir(os.environ if env is None else env)
     config_dir = home / ".claude"
     config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _share_login(operator, config_dir)
+    _copy_files(operator, config_dir, (CREDENTIALS,))
     if resume:
         _adopt_session(operator, config_dir, session_id)
     return config_dir
 
 
-def _share_login(operator: Path, config_dir: Path) -> None:
-    """Copy the operator's login, refreshed at every start (agents cannot read the original)."""
-    source = operator / CREDENTIALS
-    target = config_dir / CREDENTIALS
-    if source.is_file() and source.resolve() != target.resolve():
-        shutil.copyfile(source, target)
-        target.chmod(0o600)
+def _copy_files(template: Path, own: Path, files: Iterable[str]) -> None:
+    """Copy the operator's login and settings, refreshed at every start (agents cannot read
+    the originals); files the template does not have are left alone (the agent may have
+    written its own)."""
+    for name in files:
+        source, target = template / name, own / name
+        if source.is_file() and source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
+            target.chmod(0o600)
 
 
 def _adopt_session(operator: Path, config_dir: Path, session_id: str) -> None:

@@ -66,13 +66,14 @@ def bwrap_argv(policy: SandboxPolicy, command: list[str], cwd: Path) -> list[str
     return argv
 
 
-def cli_install_paths(claude_path: str) -> tuple[Path, ...]:
-    """What must stay visible for the CLI to run: its path, its real file and its package.
+def cli_install_paths(command: str) -> tuple[Path, ...]:
+    """What must stay visible for an agent's CLI to run: its path, its real file, its package.
 
     An npm install runs from ``node_modules`` (the ``.bin`` link and the package it points
-    into): bind the whole ``node_modules``. A native install is one file behind a link.
+    into, or a native binary inside it, as Codex's): bind the whole ``node_modules``. A native
+    install is one file behind a link. Interpreters (``/usr/bin/node``) are system files.
     """
-    found = shutil.which(claude_path) if "/" not in claude_path else claude_path
+    found = shutil.which(command) if "/" not in command else command
     if found is None:
         return ()
     link = Path(found).absolute()
@@ -90,18 +91,19 @@ def agent_policy(
     *,
     agentchat_home: Path,
     base_path: Path,
-    claude_path: str,
+    command: str,
     read_only: Iterable[Path] = (),
     read_write: Iterable[Path] = (),
 ) -> SandboxPolicy:
-    """The policy of every agent: hide agentchat's home, all repositories, the service user's
-    home and the per-user runtime dirs (sockets), a private /tmp; bind back what it needs."""
+    """The policy of every agent (``command``: its CLI, Claude Code's or an ACP agent's): hide
+    agentchat's home, all repositories, the service user's home and the per-user runtime dirs
+    (sockets), a private /tmp; bind back what it needs."""
     hidden = [agentchat_home, base_path, Path.home(), Path("/run/user")]
     return SandboxPolicy(
         bwrap,
         hide=tuple(p.resolve() for p in hidden if p.is_dir()),
         scratch=(Path("/tmp").resolve(),),
-        read_only=(*cli_install_paths(claude_path), *read_only),
+        read_only=(*cli_install_paths(command), *read_only),
         read_write=tuple(read_write),
     )
 

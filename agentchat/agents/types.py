@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 
+from agentchat.agents.cli_home import ConfigDir
 from agentchat.agents.environment import Declared
 from agentchat.config.model import Config
 
@@ -33,6 +34,8 @@ class AgentType:
     install: str = ""  # how to install it, for `agentchat check` and the menu
     # what it may inherit beyond the basics (agents/environment.py): its model API's variables
     declared: Declared = attrs.field(factory=Declared)
+    # its config/state directories, each agent's own copy in its own home (agents/cli_home.py)
+    config_dirs: tuple[ConfigDir, ...] = ()
 
     def resolve(self) -> str | None:
         """The executable to run, or None when it is not installed."""
@@ -42,16 +45,24 @@ class AgentType:
         return found
 
 
+# ~/.gemini: settings, OAuth login; sessions under tmp/<project>/chats
+GEMINI_DIR = ConfigDir(".gemini", files=("settings.json", "oauth_creds.json",
+                                         "google_accounts.json"))
+# $CODEX_HOME (~/.codex): model provider config, login; sessions under sessions/
+CODEX_DIR = ConfigDir(".codex", env="CODEX_HOME", files=("config.toml", "auth.json"))
+
 _DEFAULTS: dict[str, AgentType] = {
     CLAUDE: AgentType(CLAUDE, "claude", "Claude Code", "claude",
                       install="npm install -g @anthropic-ai/claude-code@2.1.331"),
     "gemini": AgentType("gemini", "acp", "Gemini CLI", "gemini", ("--acp",),
                         {"GEMINI_CLI_NO_RELAUNCH": "true"},  # else it re-spawns itself
                         install="npm install -g @google/gemini-cli@0.61.0",
-                        declared=Declared(prefixes=("GEMINI_", "GOOGLE_"))),
+                        declared=Declared(prefixes=("GEMINI_", "GOOGLE_")),
+                        config_dirs=(GEMINI_DIR,)),
     "codex": AgentType("codex", "acp", "Codex", "codex-acp",
                        install="npm install -g @zed-industries/codex-acp@0.16.0",
-                       declared=Declared(prefixes=("CODEX_", "OPENAI_"))),
+                       declared=Declared(prefixes=("CODEX_", "OPENAI_")),
+                       config_dirs=(CODEX_DIR,)),
 }
 
 

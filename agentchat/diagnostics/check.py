@@ -382,7 +382,7 @@ async def check_sandbox(config: Config, timeout: float = 30.0) -> CheckResult:
     if resolved is None:
         return CheckResult(name, True, status.message + "; the CLI itself is checked above")
     policy = agent_policy(status.bwrap, agentchat_home=config.home,
-                          base_path=config.work.base_path, claude_path=claude)
+                          base_path=config.work.base_path, command=claude)
     env = agent_environment(os.environ, own={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"})
     argv = bwrap_argv(policy, [resolved, "--version"], Path("/"))
     try:

@@ -40,6 +40,7 @@ from tests.support.chat_flows import (
     reply,
     wait_prompt,
 )
+from tests.support.containment import argv_of, environ_of
 from tests.support.service_harness import (
     ServiceProcess,
     make_workspace,
@@ -62,6 +63,8 @@ class Family:
     env: Callable[[Path, Any], dict[str, str]]
     write: Callable[[Path], ss.Reply]  # a reply that makes the agent create a file
     restart_wait: Callable[[float], Any]  # before session/load may succeed (Gemini's minutes)
+    sessions: str  # where its session files are, in the agent's own home (a glob)
+    own_env: tuple[str, ...] = ()  # variables pointing into the agent's own home
 
 
 async def _no_wait(_since: float) -> None:
@@ -69,9 +72,9 @@ async def _no_wait(_since: float) -> None:
 
 
 GEMINI_FAMILY = Family("gemini", "Gemini CLI", GEMINI, sg.ScriptedGemini, gemini_env,
-                       sg.write_file, gemini_minute_passed)
+                       sg.write_file, gemini_minute_passed, ".gemini/tmp/*/chats/*")
 CODEX_FAMILY = Family("codex", "Codex", CODEX, so.ScriptedOpenAI, codex_env, so.write_file,
-                      _no_wait)
+                      _no_wait, ".codex/sessions/**/*.jsonl", ("CODEX_HOME",))
 FAMILIES = [GEMINI_FAMILY, CODEX_FAMILY]
 
 
@@ -123,6 +126,7 @@ async def test_created_from_new_allowed_write_then_a_turn_that_remembers(
     await client.expect(agent, f"✅ allowed #{pid}")
     await reply(client, agent, "done: ")
     assert target.read_text() == "hello\n"
+    assert_sandboxed_in_own_home(acp_service, family, agent, tmp_path)
 
     client.send(agent, "what did I ask you first?")
     await reply(client, agent, "echo: what did I ask you first?")
@@ -131,6 +135,24 @@ async def test_created_from_new_allowed_write_then_a_turn_that_remembers(
     assert record.agent_type == family.key and record.turns == 2
     decisions = [e for e in read_audit(acp_service.config.audit_path) if e["event"] == "decision"]
     assert [(d["id"], d["decision"], d["how"]) for d in decisions] == [(pid, "allow", "yes")]
+
+
+def assert_sandboxed_in_own_home(service: Service, family: Family, agent: str,
+                                 tmp_path: Path) -> None:
+    """The agent runs under bwrap (auto, where it works: here), with its own HOME and config
+    dirs, where its session is kept (not in the configured, shared one)."""
+    name = agent.split("@")[0]
+    adapter = service.agents[name].adapter
+    assert service.sandbox.bwrap is not None and adapter is not None and adapter.pid
+    assert Path(argv_of(adapter.pid)[0]).name == "bwrap"
+    home = service.agent_home(name)
+    env = environ_of(adapter.pid)
+    assert env["HOME"] == str(home)
+    for var in family.own_env:
+        assert Path(env[var]).parent == home
+    assert list(home.glob(family.sessions)), sorted(str(p) for p in home.rglob("*"))
+    shared = tmp_path / "agent-home"  # the configured HOME / CODEX_HOME: a template only
+    assert not list(shared.glob(family.sessions))
 
 
 async def test_denied_with_a_reason_no_file_and_the_agent_hears_the_reason(

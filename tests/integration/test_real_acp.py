@@ -1,4 +1,7 @@
-"""The real Gemini CLI through AcpAdapter against the scripted Gemini API (Codex: e2e)."""
+"""The real Gemini CLI through AcpAdapter against the scripted Gemini API (Codex: e2e).
+
+The agent runs in the bubblewrap sandbox, as the service starts it where bwrap works (CI).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import pytest
 
 from agentchat.agents.acp import AcpAdapter
 from agentchat.agents.adapter import LaunchSpec
+from agentchat.agents.sandbox import agent_policy, detect
 from agentchat.agents.events import (
     AssistantText,
     Notice,
@@ -23,6 +27,7 @@ from agentchat.permissions.model import Decision
 from tests.support import scripted_gemini as sg
 from tests.support.agent_envs import GEMINI, gemini_env, pinned
 from tests.support.agent_events import next_of
+from tests.support.containment import argv_of
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -60,13 +65,20 @@ async def gemini(
 ) -> AsyncIterator[tuple[Launch, Owner]]:
     owner = Owner()
     started: list[AcpAdapter] = []
+    sandbox = detect("on")
+    assert sandbox.bwrap is not None, sandbox.message
+    env = gemini_env(tmp_path, gemini_api)
+    policy = agent_policy(sandbox.bwrap, agentchat_home=tmp_path / "agentchat",
+                          base_path=tmp_path, command=pinned(GEMINI),
+                          read_write=(workdir, Path(env["HOME"])))
 
     async def launch(session_id: str = "", resume: bool = False) -> AcpAdapter:
-        spec = LaunchSpec(cwd=workdir, session_id=session_id, resume=resume,
-                          env=gemini_env(tmp_path, gemini_api), agent="a", agent_type="gemini")
+        spec = LaunchSpec(cwd=workdir, session_id=session_id, resume=resume, env=env,
+                          sandbox=policy, agent="a", agent_type="gemini")
         adapter = AcpAdapter(spec, [pinned(GEMINI), "--acp"], label="Gemini CLI", ask=owner)
         started.append(adapter)
         await adapter.start()
+        assert adapter.pid is not None and Path(argv_of(adapter.pid)[0]).name == "bwrap"
         return adapter
 
     yield launch, owner

@@ -120,7 +120,7 @@ def test_agent_policy_hides_agentchat_home_repositories_and_tmp(tmp_path: Path) 
     home, base = tmp_path / "state", tmp_path / "work"
     home.mkdir()
     (base / "repo").mkdir(parents=True)
-    policy = agent_policy("bwrap", agentchat_home=home, base_path=base, claude_path="/bin/sh",
+    policy = agent_policy("bwrap", agentchat_home=home, base_path=base, command="/bin/sh",
                           read_only=(home / "mcp.json",), read_write=(base / "repo",))
     assert {home, base} <= set(policy.hide) and policy.scratch == (Path("/tmp"),)
     assert policy.read_write == (base / "repo",)

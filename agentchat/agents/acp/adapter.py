@@ -16,6 +16,7 @@ import base64
 import contextlib
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
@@ -40,6 +41,7 @@ from agentchat.agents.events import (
     TurnFinished,
 )
 from agentchat.agents.process import AgentProcess, until_exit
+from agentchat.agents.sandbox import bwrap_argv
 from agentchat.permissions.model import Decision
 
 log = logging.getLogger(__name__)
@@ -109,7 +111,13 @@ class AcpAdapter:
         # Never agentchat's own environment (its secrets): the allow-list, then our values.
         env = {**agent_environment(os.environ, declared=self._declared, own=self.spec.env),
                **self._env}
-        await self._process.spawn(self.argv, self.spec.cwd, env)
+        argv = self.argv
+        if self.spec.sandbox is not None:
+            # inside bwrap a missing binary is only an exit 1: say which one is missing
+            if shutil.which(argv[0], path=env.get("PATH", os.defpath)) is None:
+                raise AgentStartError(f"{self.label} not found at {argv[0]!r}")
+            argv = bwrap_argv(self.spec.sandbox, argv, self.spec.cwd)
+        await self._process.spawn(argv, self.spec.cwd, env)
         self._conn = acp.connect_to_agent(cast(acp.Client, _Client(self)), self._process.stdin,
                                           self._process.stdout, observers=[self._observe])
         self._watcher = asyncio.create_task(self._watch(), name=f"acp-{self.pid}")
