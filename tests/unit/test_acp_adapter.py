@@ -21,6 +21,7 @@ from agentchat.agents.events import (
     ToolCall,
     TurnFinished,
 )
+from agentchat.agents.sandbox import SandboxPolicy
 from agentchat.permissions.model import Decision
 from tests.support.agent_events import next_of
 
@@ -164,3 +165,14 @@ async def test_a_missing_binary_is_a_start_error(tmp_path: Path, owner: Owner) -
     adapter = AcpAdapter(spec, [str(tmp_path / "nope")], label="Fake", ask=owner)
     with pytest.raises(AgentStartError, match="not found"):
         await adapter.start()
+
+
+async def test_a_missing_binary_in_the_sandbox_is_named_not_an_exit_1(
+    tmp_path: Path, owner: Owner
+) -> None:
+    """Inside bwrap a missing command would only be bwrap's exit 1: checked before."""
+    spec = LaunchSpec(cwd=tmp_path, session_id="", sandbox=SandboxPolicy("/usr/bin/bwrap"))
+    adapter = AcpAdapter(spec, ["no-such-agent-cli"], label="Fake", ask=owner)
+    with pytest.raises(AgentStartError, match="Fake not found at 'no-such-agent-cli'"):
+        await adapter.start()
+    assert adapter.pid is None  # nothing was spawned

@@ -11,12 +11,16 @@ from typing import Any
 import pytest
 
 from agentchat.agents.acp.mapping import choose_option, follow_up, tool_view
+from agentchat.agents.adapter import LaunchSpec
+from agentchat.agents.sandbox import SandboxStatus
 from agentchat.agents.types import configured_types, native_codex, offered_types
 from agentchat.config import ConfigError, load_config
 from agentchat.diagnostics.check import check_agent_type
 from agentchat.manager.flow import CreateRequest, CreationFlow, advance, type_question
 from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.model import Decision, PermissionRequest
+from agentchat.service import Service
+from agentchat.state.model import AgentRecord
 
 
 @pytest.fixture(autouse=True)
@@ -196,3 +200,64 @@ async def test_the_broker_asks_by_agent_name_without_a_secret() -> None:
     assert (await task).note == "not now"
     gone = await broker.request_for("owl", "Write", args)
     assert gone.behavior == "deny" and gone.answered_by == "shutdown"
+
+
+# --------------------------------------------------------------------------- own homes
+
+
+def test_an_acp_agent_runs_sandboxed_in_its_own_home_seeded_from_the_configured_one(
+    tmp_path: Path,
+) -> None:
+    """The configured HOME / CODEX_HOME are templates: their login and settings are copied
+    into each agent's own home at every start; CODEX_HOME is the agent's own copy."""
+    operator = tmp_path / "operator"
+    for name, text in {".codex/config.toml": "model = 'x'\n", ".codex/auth.json": "{}",
+                       ".codex/history.jsonl": "secret history",
+                       ".gemini/settings.json": "{}", ".gemini/oauth_creds.json": "{}"}.items():
+        (operator / name).parent.mkdir(parents=True, exist_ok=True)
+        (operator / name).write_text(text)
+    gemini, codex = executable(tmp_path / "bin" / "gemini"), executable(tmp_path / "bin" / "cx")
+    config = load_config(None, env(tmp_path, AGENTS_TYPES=json.dumps({
+        "gemini": {"command": str(gemini), "env": {"HOME": str(operator)}},
+        "codex": {"command": str(codex), "env": {"CODEX_HOME": str(operator / ".codex")}},
+    }))).config
+    service = Service(config, agent_env={"HOME": str(tmp_path / "elsewhere")})
+    service.sandbox = SandboxStatus("/usr/bin/bwrap", "works", True)
+    cwd = tmp_path / "repos" / "alpha"
+    cwd.mkdir()
+
+    def spec(name: str, kind: str) -> LaunchSpec:
+        record = AgentRecord(name, "u@example.com", kind, "alpha", str(cwd), "t", "", 0, 0)
+        return service._acp_spec(record, service.types[kind], cwd, service.agent_home(name),
+                                 resume=False)
+
+    fox, owl, cat = (service.agent_home(n) for n in ("fox", "owl", "cat"))
+    codex_spec = spec("fox", "codex")
+    assert codex_spec.env["HOME"] == str(fox)
+    assert codex_spec.env["CODEX_HOME"] == str(fox / ".codex")
+    assert (fox / ".codex" / "config.toml").read_text() == "model = 'x'\n"
+    assert (fox / ".codex" / "auth.json").stat().st_mode & 0o777 == 0o600
+    assert not (fox / ".codex" / "history.jsonl").exists()  # only the declared files
+    policy = codex_spec.sandbox
+    assert policy is not None and policy.bwrap == "/usr/bin/bwrap"
+    # agentchat's home hidden; the templates (in /tmp here) too: the agent sees only its copy
+    assert config.home in policy.hide and Path("/tmp") in policy.scratch
+    assert policy.read_write == (cwd, fox)
+    assert tmp_path / "bin" in policy.read_only  # the agent's command
+
+    gemini_spec = spec("owl", "gemini")
+    assert gemini_spec.env["HOME"] == str(owl) and "CODEX_HOME" not in gemini_spec.env
+    assert (owl / ".gemini" / "oauth_creds.json").read_text() == "{}"
+    assert not (owl / ".gemini" / "google_accounts.json").exists()  # the template has none
+    assert gemini_spec.sandbox is not None and gemini_spec.sandbox.read_write == (cwd, owl)
+
+    # refreshed at every start; what the agent wrote itself (its sessions) stays
+    (operator / ".codex" / "config.toml").write_text("model = 'y'\n")
+    (fox / ".codex" / "sessions").mkdir()
+    spec("fox", "codex")
+    assert (fox / ".codex" / "config.toml").read_text() == "model = 'y'\n"
+    assert (fox / ".codex" / "sessions").is_dir()
+    assert spec("cat", "codex").env["CODEX_HOME"] == str(cat / ".codex") != str(fox / ".codex")
+
+    service.sandbox = SandboxStatus(None, "off", True)
+    assert spec("fox", "codex").sandbox is None
