@@ -29,8 +29,9 @@ NETWORK_NAMES = frozenset({
     "http_proxy", "https_proxy", "no_proxy", "all_proxy",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE",
 })
-# Set by agentchat for each process (its own home); never taken from agentchat's environment.
-OWN_NAMES = frozenset({"HOME", "CLAUDE_CONFIG_DIR"})
+# Set by agentchat for each process (its own home and config dirs, agents/cli_home.py); never
+# taken from agentchat's environment, where they only name the templates.
+OWN_NAMES = frozenset({"HOME", "CLAUDE_CONFIG_DIR", "CODEX_HOME"})
 
 
 @attrs.frozen

@@ -14,7 +14,6 @@ import pytest
 
 from agentchat.agents.acp import AcpAdapter
 from agentchat.agents.adapter import LaunchSpec
-from agentchat.agents.sandbox import agent_policy, detect
 from agentchat.agents.events import (
     AssistantText,
     Notice,
@@ -23,6 +22,7 @@ from agentchat.agents.events import (
     ToolCall,
     TurnFinished,
 )
+from agentchat.agents.sandbox import agent_policy, detect
 from agentchat.permissions.model import Decision
 from tests.support import scripted_gemini as sg
 from tests.support.agent_envs import GEMINI, gemini_env, pinned
