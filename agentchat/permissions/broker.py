@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 300.0
 CLOSED_MEMORY = 50
 UNAUTHORIZED = "unauthorized"
+NOT_OVER_MCP = ("This agent's permissions are asked through its own protocol, "
+                "not with this tool.")
 
 
 class PermissionSink(Protocol):
@@ -67,6 +69,7 @@ class _Agent:
     owner: str
     secret: str
     cwd: Path | None
+    mcp_prompts: bool = True  # False: it asks over its own channel (ACP), not permission_prompt
     pending: dict[str, _Pending] = attrs.field(factory=dict)
     closed: OrderedDict[str, str] = attrs.field(factory=OrderedDict)  # id -> "allowed"...
 
@@ -118,15 +121,22 @@ class PermissionBroker:
 
     # --- agents -------------------------------------------------------------------------------
 
-    def register_agent(self, name: str, owner: str, secret: str, cwd: Path | None = None) -> None:
-        """Make `secret` valid for `name`; re-registering keeps pending requests and rules."""
+    def register_agent(self, name: str, owner: str, secret: str, cwd: Path | None = None, *,
+                       mcp_prompts: bool = True) -> None:
+        """Make `secret` valid for `name`; re-registering keeps pending requests and rules.
+
+        ``mcp_prompts=False`` (ACP agents): the secret reaches our MCP tools (``send_file``) but
+        not ``permission_prompt``, so the agent cannot raise prompts of its own making; its
+        permissions come through ``request_for``.
+        """
         if not secret:
             raise ValueError("an agent secret must not be empty")
         agent = self._agents.get(name)
         if agent is None:
-            self._agents[name] = _Agent(name, bare_jid(owner), secret, cwd)
+            self._agents[name] = _Agent(name, bare_jid(owner), secret, cwd, mcp_prompts)
         else:
             agent.owner, agent.secret, agent.cwd = bare_jid(owner), secret, cwd
+            agent.mcp_prompts = mcp_prompts
 
     def unregister_agent(self, name: str, *, keep_rules: bool = False) -> None:
         """Invalidate the secret and deny what is still pending (the agent is going away)."""
@@ -175,6 +185,11 @@ class PermissionBroker:
             if self.audit:
                 self.audit.unauthorized("missing or unknown secret")
             return Decision("deny", message=UNAUTHORIZED, answered_by="auth", how="secret")
+        if not self._agents[name].mcp_prompts:
+            log.warning("%s: permission_prompt refused: it asks over ACP", name)
+            if self.audit:
+                self.audit.unauthorized(f"{name}: permission_prompt from an ACP agent")
+            return Decision("deny", message=NOT_OVER_MCP, answered_by="auth", how="secret")
         return await self.request_for(name, tool_name, input, tool_use_id)
 
     async def request_for(

@@ -26,7 +26,7 @@ from agentchat.permissions.mcp_app import (
     write_mcp_config,
 )
 from agentchat.permissions.model import Decision, PermissionRequest
-from tests.support.mcp_client import call_permission, only_json, post_tool_call
+from tests.support.mcp_client import call_permission, call_tool, only_json, post_tool_call
 
 OWNER = "me@example.org"
 SECRET = "s3cret-fox"
@@ -163,6 +163,37 @@ async def test_strangers_are_refused_before_anything_they_send_is_logged_or_audi
     logged = [r.getMessage() for r in caplog.records]
     assert not any("FORGED" in m for m in logged)
     assert sum("without a valid agent secret" in m for m in logged) == 1  # not one per call
+
+
+async def test_an_acp_agents_secret_sends_files_but_raises_no_prompts(
+    sink: AnsweringSink, tmp_path: Path
+) -> None:
+    """ACP agents get the server for ``send_file``; their permissions come over ACP, so
+    ``permission_prompt`` with their secret is refused and the owner sees nothing."""
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    broker = PermissionBroker(sink, permission_timeout_s=30, audit=audit)
+    broker.register_agent("owl", OWNER, "s3cret-owl", Path("/work/owl"), mcp_prompts=False)
+    sink.broker, sink.replies = broker, ["yes"]
+    sent: list[tuple[str, str, str]] = []
+
+    async def send_file(agent: str, path: str, caption: str) -> str:
+        sent.append((agent, path, caption))
+        return "sent"
+
+    running = await serve(build_app(broker, send_file=send_file), 0)
+    headers = {SECRET_HEADER: "s3cret-owl"}
+    try:
+        result = await call_tool(running.url + "/mcp", headers, "send_file",
+                                 {"path": "shot.png", "caption": "look"})
+        assert not result.is_error and result.content[0].text == "sent"
+        refused = await call_permission(running.url + "/mcp", headers, WRITE_ARGS)
+    finally:
+        await running.stop()
+    assert sent == [("owl", "shot.png", "look")]
+    assert only_json(refused)["behavior"] == "deny"
+    assert sink.prompts == []
+    assert [(e["event"], e["decision"]) for e in read_audit(tmp_path / "audit.jsonl")] == [
+        ("unauthorized", "deny")]
 
 
 async def test_idle_and_half_open_connections_are_closed(server: RunningServer) -> None:
