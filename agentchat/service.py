@@ -43,6 +43,7 @@ from agentchat.permissions.mcp_app import (
     SEND_FILE_TOOL,
     RunningServer,
     build_app,
+    mcp_url,
     serve,
     write_mcp_config,
 )
@@ -261,9 +262,9 @@ class Service:
         register_secret(secret)
         home = self.agent_home(record.name)
         kind = self._acp(record)
-        if kind is not None:  # asks over ACP: no MCP config, the secret stays here
-            self.broker.register_agent(record.name, record.owner, secret, cwd)
-            return self._acp_spec(record, kind, cwd, home, resume)
+        if kind is not None:  # asks over ACP; its secret reaches send_file, never permission_prompt
+            self.broker.register_agent(record.name, record.owner, secret, cwd, mcp_prompts=False)
+            return self._acp_spec(record, kind, cwd, home, resume, secret)
         config_path = self.mcp_config_path(record.name)
         try:
             config_dir = cli_home.prepare(home, record.session_id, resume=resume)
@@ -290,9 +291,10 @@ class Service:
         )
 
     def _acp_spec(self, record: AgentRecord, kind: AgentType, cwd: Path, home: Path,
-                  resume: bool) -> LaunchSpec:
+                  resume: bool, secret: str) -> LaunchSpec:
         """An ACP agent's start: its own HOME and config dirs (CODEX_HOME, ~/.gemini), with
         the configured ones' login and settings copied in; the type's env, never over those."""
+        assert self.mcp is not None, "the MCP server starts before any agent"
         template = {**os.environ, **self._agent_env_given, **kind.env}
         try:
             own = {"HOME": str(home), **cli_home.prepare_dirs(home, kind.config_dirs, template)}
@@ -303,7 +305,8 @@ class Service:
         command = kind.resolve() or kind.command
         return LaunchSpec(cwd=cwd, session_id=record.session_id, resume=resume, env=env,
                           sandbox=self._sandbox_policy(command, cwd, home),
-                          agent=record.name, agent_type=record.agent_type)
+                          agent=record.name, agent_type=record.agent_type,
+                          mcp_url=mcp_url(self.mcp.port), mcp_secret=secret)
 
     def _sandbox_policy(self, command: str, cwd: Path, home: Path,
                         mcp_config: Path | None = None) -> SandboxPolicy | None:

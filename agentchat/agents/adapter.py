@@ -34,6 +34,9 @@ class LaunchSpec:
     sandbox: SandboxPolicy | None = None  # None: run without bubblewrap
     agent: str = ""  # the agent's name (backends that ask the permission broker themselves)
     agent_type: str = "claude-code"  # key of agents.types
+    # ACP agents: agentchat's MCP server (send_file), offered in session/new and session/load
+    mcp_url: str | None = None
+    mcp_secret: str = attrs.field(default="", repr=False)  # its X-Agentchat-Secret header
 
 
 @attrs.frozen

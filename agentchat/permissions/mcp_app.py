@@ -235,6 +235,11 @@ def tool_timeout_ms(permission_timeout_s: float) -> int:
     return int((permission_timeout_s + TIMEOUT_MARGIN_S) * 1000)
 
 
+def mcp_url(port: int, path: str = "/mcp") -> str:
+    """Where agents reach this server (Claude's config file, ACP's ``mcpServers``)."""
+    return f"http://{HOST}:{port}{path}"
+
+
 def render_mcp_config(
     port: int,
     secret: str,
@@ -247,7 +252,7 @@ def render_mcp_config(
         "mcpServers": {
             SERVER_NAME: {
                 "type": "http",
-                "url": f"http://{HOST}:{port}{path}",
+                "url": mcp_url(port, path),
                 "headers": {SECRET_HEADER: secret},
                 "timeout": tool_timeout_ms(permission_timeout_s),
             }

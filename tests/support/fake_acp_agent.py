@@ -7,9 +7,11 @@ only; message shapes as Gemini CLI and codex-acp send them.
 
 Prompts: ``ask`` sends ``session/request_permission`` and answers with what came back;
 ``slow`` ends only on ``session/cancel`` (stopReason ``cancelled``); ``crash`` writes to stderr
-and exits 3; anything else is answered ``echo: <text>``. Exits 0 when stdin closes.
+and exits 3; ``mcp`` answers with the ``mcpServers`` its session was opened with (JSON);
+anything else is answered ``echo: <text>``. Exits 0 when stdin closes.
 
-Environment: FAKE_ACP_NO_LOAD=1 → no ``loadSession`` capability.
+Environment: FAKE_ACP_NO_LOAD=1 → no ``loadSession`` capability; FAKE_ACP_MCP_HTTP=1 →
+``mcpCapabilities.http``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _lock = threading.Lock()
 _waiting: dict[int, threading.Event] = {}
 _answers: dict[int, Any] = {}
 _cancelled = threading.Event()
+_mcp_servers: list[Any] = []  # as the last session/new or session/load gave them
 
 
 def send(message: dict[str, Any]) -> None:
@@ -65,6 +68,8 @@ def prompt(request_id: int, params: dict[str, Any]) -> None:
     elif text == "ask":
         outcome = ask(session).get("outcome", {})
         chunk(session, f"outcome: {outcome.get('optionId') or outcome.get('outcome')}")
+    elif text == "mcp":
+        chunk(session, json.dumps(_mcp_servers))
     elif text == "slow":
         _cancelled.wait()
         stop = "cancelled"
@@ -76,16 +81,21 @@ def prompt(request_id: int, params: dict[str, Any]) -> None:
 
 def main() -> None:
     load = os.environ.get("FAKE_ACP_NO_LOAD") != "1"
+    mcp = {"http": os.environ.get("FAKE_ACP_MCP_HTTP") == "1"}
     for line in sys.stdin:
         message = json.loads(line)
         method, request_id = message.get("method"), message.get("id")
         params = message.get("params") or {}
+        if method in ("session/new", "session/load"):
+            _mcp_servers[:] = params.get("mcpServers") or []
         if method is None:  # an answer to our request
             _answers[request_id] = message.get("result")
             _waiting.pop(request_id).set()
         elif method == "initialize":
             send({"id": request_id, "result": {"protocolVersion": 1,
-                                               "agentCapabilities": {"loadSession": load}}})
+                                               "agentCapabilities": {
+                                                   "loadSession": load,
+                                                   "mcpCapabilities": mcp}}})
         elif method == "session/new":
             send({"id": request_id, "result": {"sessionId": "fake-session-1"}})
         elif method == "session/load":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -52,8 +53,10 @@ def owner() -> Owner:
 async def launch(tmp_path: Path, owner: Owner) -> AsyncIterator[Launch]:
     started: list[AcpAdapter] = []
 
-    async def _launch(session_id: str = "", resume: bool = False, **env: str) -> AcpAdapter:
-        spec = LaunchSpec(cwd=tmp_path, session_id=session_id, resume=resume, env=env)
+    async def _launch(session_id: str = "", resume: bool = False, mcp_url: str | None = None,
+                      mcp_secret: str = "", **env: str) -> AcpAdapter:
+        spec = LaunchSpec(cwd=tmp_path, session_id=session_id, resume=resume, env=env,
+                          mcp_url=mcp_url, mcp_secret=mcp_secret)
         adapter = AcpAdapter(spec, [sys.executable, str(FAKE)], label="Fake", ask=owner)
         started.append(adapter)
         await adapter.start()
@@ -158,6 +161,33 @@ async def test_resume_without_load_support_says_so_before_a_fresh_session(
     assert "cannot continue an earlier conversation" in notice.text
     started, _ = await next_of(agent.events(), SessionStarted)
     assert started.session_id == "fake-session-1"  # session/new of the fake: a new session
+
+
+MCP_URL = "http://127.0.0.1:4711/mcp"
+AGENTCHAT_MCP = [{"type": "http", "name": "agentchat", "url": MCP_URL,
+                  "headers": [{"name": "X-Agentchat-Secret", "value": "s3cret"}]}]
+
+
+async def _mcp_servers_seen(agent: AcpAdapter) -> Any:
+    events = agent.events()
+    await agent.send("mcp")
+    _, seen = await next_of(events, TurnFinished)
+    return json.loads(next(e.text for e in seen if isinstance(e, AssistantText)))
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["session-new", "session-load"])
+async def test_an_agent_taking_http_mcp_servers_gets_agentchats_with_its_secret(
+    launch: Launch, resume: bool
+) -> None:
+    agent = await launch("fake-session-1", resume=resume, mcp_url=MCP_URL, mcp_secret="s3cret",
+                         FAKE_ACP_MCP_HTTP="1")
+    assert await _mcp_servers_seen(agent) == AGENTCHAT_MCP
+    assert "s3cret" not in repr(agent.spec) and "s3cret" not in " ".join(agent.argv)
+
+
+async def test_an_agent_without_http_mcp_support_gets_no_mcp_servers(launch: Launch) -> None:
+    agent = await launch(mcp_url=MCP_URL, mcp_secret="s3cret")
+    assert await _mcp_servers_seen(agent) == []
 
 
 async def test_a_missing_binary_is_a_start_error(tmp_path: Path, owner: Owner) -> None:

@@ -23,7 +23,14 @@ from typing import Any, cast
 
 import acp
 from acp.connection import StreamDirection, StreamEvent
-from acp.schema import ClientCapabilities, ImageContentBlock, Implementation, TextContentBlock
+from acp.schema import (
+    ClientCapabilities,
+    HttpHeader,
+    HttpMcpServer,
+    ImageContentBlock,
+    Implementation,
+    TextContentBlock,
+)
 from pydantic import BaseModel
 
 from agentchat.agents.acp.mapping import choose_option, follow_up, tool_view
@@ -42,6 +49,7 @@ from agentchat.agents.events import (
 )
 from agentchat.agents.process import AgentProcess, until_exit
 from agentchat.agents.sandbox import bwrap_argv
+from agentchat.permissions.mcp_app import SECRET_HEADER, SERVER_NAME
 from agentchat.permissions.model import Decision
 
 log = logging.getLogger(__name__)
@@ -141,6 +149,8 @@ class AcpAdapter:
         self.can_load = bool(caps is not None and caps.load_session)
         prompts = caps.prompt_capabilities if caps is not None else None
         self._images = bool(prompts is not None and prompts.image)
+        mcp = caps.mcp_capabilities if caps is not None else None
+        servers = self._mcp_servers() if mcp is not None and mcp.http else []
         cwd = str(self.spec.cwd)
         if self.spec.resume and self.spec.session_id:
             if not self.can_load:
@@ -150,7 +160,7 @@ class AcpAdapter:
             else:
                 try:
                     await self._conn.load_session(cwd=cwd, session_id=self.spec.session_id,
-                                                  mcp_servers=[])
+                                                  mcp_servers=servers)
                 except Exception as exc:
                     log.warning("%s: session/load %s failed: %s", self.label,
                                 self.spec.session_id, exc)
@@ -162,9 +172,21 @@ class AcpAdapter:
                     self.session_id = self.spec.session_id
                     self._queue.put_nowait(SessionStarted(self.session_id))
                     return
-        new = await self._conn.new_session(cwd=cwd, mcp_servers=[])
+        new = await self._conn.new_session(cwd=cwd, mcp_servers=servers)
         self.session_id = new.session_id
         self._queue.put_nowait(SessionStarted(self.session_id))
+
+    def _mcp_servers(self) -> list[HttpMcpServer]:
+        """agentchat's own MCP server (``send_file``), authenticated by this process's secret.
+
+        Only for agents that declare ``mcpCapabilities.http``; the secret travels over the
+        agent's stdin, never argv or a file.
+        """
+        if not self.spec.mcp_url or not self.spec.mcp_secret:
+            return []
+        header = HttpHeader(name=SECRET_HEADER, value=self.spec.mcp_secret)
+        return [HttpMcpServer(type="http", name=SERVER_NAME, url=self.spec.mcp_url,
+                              headers=[header])]
 
     async def _replay_settled(self) -> None:
         """Wait until the history replay of ``session/load`` is over (it is not shown)."""
