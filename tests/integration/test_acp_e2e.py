@@ -47,6 +47,7 @@ from tests.support.service_harness import (
     running_service,
     service_env,
 )
+from tests.support.uploads import download, oob_url
 from tests.support.xmpp_client import ClientPool
 
 pytestmark = [pytest.mark.usefixtures("component_free"), pytest.mark.timeout(300)]
@@ -228,3 +229,32 @@ async def test_agentchat_killed_and_restarted_continues_the_session(
     finally:
         await first.ensure_stopped()
         await second.ensure_stopped()
+
+
+@pytest.mark.parametrize("family", [CODEX_FAMILY], ids=["codex"])
+async def test_send_file_over_agentchats_mcp_server_reaches_the_owner(
+    acp_service: Service, family: Family, model_api: Any, make_user,
+    connect_client: ClientPool, tmp_path: Path,
+) -> None:
+    """Codex takes HTTP MCP servers: it gets agentchat's (``send_file`` under its namespace
+    ``mcp__agentchat``), asks before the call (answered over ACP), and the owner downloads the
+    file's bytes. ``permission_prompt`` with the same secret stays refused (MCP app tests)."""
+    report = repo(tmp_path) / "report.txt"
+    report.write_bytes(b"all 12 tests pass\n\x00\x01binary tail\xff\xfe")
+    client = await connect_client(make_user())
+    model_api.push(ss.tool_use("mcp__agentchat__send_file",
+                               {"path": "report.txt", "caption": "the test report"}))
+    agent = await create_agent(client, "send me the report", kind=family.label)
+    pid, prompt = await wait_prompt(client, agent, "🔧 Tool: agentchat/send_file")
+    declared = [t for t in model_api.requests[0]["tools"] if t.get("name") == "mcp__agentchat"]
+    assert [f["name"] for f in declared[0]["tools"]] == ["permission_prompt", "send_file"]
+    client.send(agent, "yes")
+    assert (await correction_of(client, agent, prompt)).endswith("✅ allowed")
+    await client.expect(agent, f"✅ allowed #{pid}")
+    await client.expect(agent, f"📎 report.txt ({report.stat().st_size} B)\nthe test report")
+    link = await client.next_message(agent)
+    url = oob_url(link)
+    assert url is not None and link["body"] == url
+    assert await download(url) == report.read_bytes()
+    await reply(client, agent, "done: Sent report.txt")
+    assert "Sent report.txt" in str(model_api.last_tool_results()[0]["output"])

@@ -11,7 +11,10 @@ naming this server). Routes, checked with @zed-industries/codex-acp 0.16.0:
 
 Tool calls: a tool the request declares as ``"type": "custom"`` (``apply_patch``) gets a
 ``custom_tool_call`` whose ``input`` is the tool input's ``"input"`` text; any other a
-``function_call`` with JSON ``arguments``. Results come back as ``function_call_output`` /
+``function_call`` with JSON ``arguments``; an MCP tool (Codex declares each server as a
+``"type": "namespace"`` tool such as ``mcp__agentchat`` holding its functions), scripted as
+``mcp__agentchat__send_file``, gets a ``function_call`` with that ``namespace`` and the bare
+``name``. Results come back as ``function_call_output`` /
 ``custom_tool_call_output`` input items of the next request.
 """
 
@@ -87,6 +90,11 @@ def _custom_tools(body: dict[str, Any]) -> set[str]:
             if isinstance(t, dict) and t.get("type") == "custom"}
 
 
+def _namespaces(body: dict[str, Any]) -> set[str]:
+    return {str(t.get("name")) for t in body.get("tools") or []
+            if isinstance(t, dict) and t.get("type") == "namespace"}
+
+
 def _sse(data: dict[str, Any]) -> bytes:
     return f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
 
@@ -142,12 +150,14 @@ class ScriptedOpenAI(ScriptedServer):
                                 status_code=err.status)
         return StreamingResponse(
             self.tracked(self._stream(reply, str(body.get("model") or self.model),
-                                      estimate_tokens(body), _custom_tools(body))),
+                                      estimate_tokens(body), _custom_tools(body),
+                                      _namespaces(body))),
             media_type="text/event-stream",
         )
 
     async def _stream(
-        self, reply: Reply, model: str, tokens: int, custom: set[str]
+        self, reply: Reply, model: str, tokens: int, custom: set[str],
+        namespaces: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> AsyncIterator[bytes]:
         response: dict[str, Any] = {"id": "resp_" + uuid.uuid4().hex[:24], "object": "response",
                                     "model": model, "status": "in_progress", "output": []}
@@ -170,7 +180,7 @@ class ScriptedOpenAI(ScriptedServer):
                         "content": [{"type": "output_text", "text": block.text,
                                      "annotations": []}]}
             else:
-                item = self._tool_item(block, custom)
+                item = self._tool_item(block, custom, namespaces)
                 yield _sse({"type": "response.output_item.added", "output_index": index,
                             "item": item})
             output.append(item)
@@ -183,8 +193,15 @@ class ScriptedOpenAI(ScriptedServer):
                            "output_tokens_details": {"reasoning_tokens": 0}})
         yield _sse({"type": "response.completed", "response": done})
 
-    def _tool_item(self, block: ToolUseBlock, custom: set[str]) -> dict[str, Any]:
+    def _tool_item(self, block: ToolUseBlock, custom: set[str],
+                   namespaces: set[str]) -> dict[str, Any]:
         call_id = "call_" + block.id.removeprefix("toolu_")
+        for namespace in namespaces:
+            if block.name.startswith(namespace + "__"):
+                return {"type": "function_call", "id": "fc_" + uuid.uuid4().hex[:24],
+                        "call_id": call_id, "namespace": namespace,
+                        "name": block.name.removeprefix(namespace + "__"),
+                        "arguments": json.dumps(block.input), "status": "completed"}
         if block.name in custom:
             return {"type": "custom_tool_call", "id": "ctc_" + uuid.uuid4().hex[:24],
                     "call_id": call_id, "name": block.name,
