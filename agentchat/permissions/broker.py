@@ -168,6 +168,11 @@ class PermissionBroker:
                 found = agent.name
         return found
 
+    def asks_over_mcp(self, name: str | None) -> bool:
+        """May agent ``name`` use ``permission_prompt``? (Not an ACP agent, nor a stranger.)"""
+        agent = self._agents.get(name) if name is not None else None
+        return agent is not None and agent.mcp_prompts
+
     # --- requests -----------------------------------------------------------------------------
 
     async def request(
@@ -185,7 +190,7 @@ class PermissionBroker:
             if self.audit:
                 self.audit.unauthorized("missing or unknown secret")
             return Decision("deny", message=UNAUTHORIZED, answered_by="auth", how="secret")
-        if not self._agents[name].mcp_prompts:
+        if not self.asks_over_mcp(name):
             log.warning("%s: permission_prompt refused: it asks over ACP", name)
             if self.audit:
                 self.audit.unauthorized(f"{name}: permission_prompt from an ACP agent")

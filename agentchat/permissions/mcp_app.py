@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 import uvicorn
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
@@ -123,6 +124,24 @@ def _add_send_file_tool(server: MCPServer[Any], broker: PermissionBroker,
             raise ToolError(str(exc)) from None
 
 
+def _hide_permission_tool(broker: PermissionBroker) -> ServerMiddleware[Any]:
+    """``tools/list`` without ``permission_prompt`` for agents that ask over ACP: their models
+    need not see a tool that refuses them (the broker refuses a call all the same)."""
+
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext
+                         ) -> HandlerResult:
+        result = await call_next(ctx)  # the wire dict by now
+        if ctx.method == "tools/list" and isinstance(result, dict):
+            headers = getattr(ctx.request, "headers", None)
+            if not broker.asks_over_mcp(broker.agent_for_secret(secret_from_headers(headers))):
+                tools = [t for t in result.get("tools") or []
+                         if not (isinstance(t, dict) and t.get("name") == TOOL_NAME)]
+                return {**result, "tools": tools}
+        return result
+
+    return middleware
+
+
 class _Gate:
     """Authenticate every MCP call before anything reads, logs or audits what it sent.
 
@@ -191,7 +210,7 @@ def build_app(
     send_file: SendFile | None = None,
 ) -> Starlette:
     """Starlette app: the MCP endpoint at `path` plus GET /healthz; its lifespan runs MCP."""
-    server: MCPServer[Any] = MCPServer(SERVER_NAME)
+    server: MCPServer[Any] = MCPServer(SERVER_NAME, middleware=[_hide_permission_tool(broker)])
     if send_file is not None:
         _add_send_file_tool(server, broker, send_file)
 

@@ -238,7 +238,7 @@ async def test_send_file_over_agentchats_mcp_server_reaches_the_owner(
 ) -> None:
     """Codex takes HTTP MCP servers: it gets agentchat's (``send_file`` under its namespace
     ``mcp__agentchat``), asks before the call (answered over ACP), and the owner downloads the
-    file's bytes. ``permission_prompt`` with the same secret stays refused (MCP app tests)."""
+    file's bytes. ``permission_prompt`` is not offered to it (refused if called: MCP app tests)."""
     report = repo(tmp_path) / "report.txt"
     report.write_bytes(b"all 12 tests pass\n\x00\x01binary tail\xff\xfe")
     client = await connect_client(make_user())
@@ -247,7 +247,7 @@ async def test_send_file_over_agentchats_mcp_server_reaches_the_owner(
     agent = await create_agent(client, "send me the report", kind=family.label)
     pid, prompt = await wait_prompt(client, agent, "🔧 Tool: agentchat/send_file")
     declared = [t for t in model_api.requests[0]["tools"] if t.get("name") == "mcp__agentchat"]
-    assert [f["name"] for f in declared[0]["tools"]] == ["permission_prompt", "send_file"]
+    assert [f["name"] for f in declared[0]["tools"]] == ["send_file"]  # no permission_prompt
     client.send(agent, "yes")
     assert (await correction_of(client, agent, prompt)).endswith("✅ allowed")
     await client.expect(agent, f"✅ allowed #{pid}")
@@ -256,5 +256,5 @@ async def test_send_file_over_agentchats_mcp_server_reaches_the_owner(
     url = oob_url(link)
     assert url is not None and link["body"] == url
     assert await download(url) == report.read_bytes()
-    await reply(client, agent, "done: Sent report.txt")
+    await reply(client, agent, "done: ")
     assert "Sent report.txt" in str(model_api.last_tool_results()[0]["output"])

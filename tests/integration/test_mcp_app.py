@@ -26,7 +26,13 @@ from agentchat.permissions.mcp_app import (
     write_mcp_config,
 )
 from agentchat.permissions.model import Decision, PermissionRequest
-from tests.support.mcp_client import call_permission, call_tool, only_json, post_tool_call
+from tests.support.mcp_client import (
+    call_permission,
+    call_tool,
+    only_json,
+    post_tool_call,
+    tool_names,
+)
 
 OWNER = "me@example.org"
 SECRET = "s3cret-fox"
@@ -169,7 +175,8 @@ async def test_an_acp_agents_secret_sends_files_but_raises_no_prompts(
     sink: AnsweringSink, tmp_path: Path
 ) -> None:
     """ACP agents get the server for ``send_file``; their permissions come over ACP, so
-    ``permission_prompt`` with their secret is refused and the owner sees nothing."""
+    ``permission_prompt`` is not listed for their secret, a call is refused and the owner sees
+    nothing."""
     audit = AuditLog(tmp_path / "audit.jsonl")
     broker = PermissionBroker(sink, permission_timeout_s=30, audit=audit)
     broker.register_agent("owl", OWNER, "s3cret-owl", Path("/work/owl"), mcp_prompts=False)
@@ -182,11 +189,15 @@ async def test_an_acp_agents_secret_sends_files_but_raises_no_prompts(
 
     running = await serve(build_app(broker, send_file=send_file), 0)
     headers = {SECRET_HEADER: "s3cret-owl"}
+    broker.register_agent("fox", OWNER, SECRET, Path("/work/fox"))
     try:
+        assert await tool_names(running.url + "/mcp", headers) == ["send_file"]
+        assert await tool_names(running.url + "/mcp", {SECRET_HEADER: SECRET}) == [
+            "permission_prompt", "send_file"]
         result = await call_tool(running.url + "/mcp", headers, "send_file",
                                  {"path": "shot.png", "caption": "look"})
         assert not result.is_error and result.content[0].text == "sent"
-        refused = await call_permission(running.url + "/mcp", headers, WRITE_ARGS)
+        refused = await call_tool(running.url + "/mcp", headers, "permission_prompt", WRITE_ARGS)
     finally:
         await running.stop()
     assert sent == [("owl", "shot.png", "look")]

@@ -34,6 +34,15 @@ async def call_tool(url: str, headers: dict[str, str], name: str,
         return await client.call_tool(name, arguments)
 
 
+async def tool_names(url: str, headers: dict[str, str]) -> list[str]:
+    """What ``tools/list`` offers the caller with these headers."""
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        return sorted(t.name for t in (await client.list_tools()).tools)
+
+
 async def post_tool_call(url: str, headers: dict[str, str], name: str,
                          arguments: dict[str, Any]) -> httpx2.Response:
     """One JSON-RPC ``tools/call`` POST, as a caller without the CLI (or its secret) sends it;
