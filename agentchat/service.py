@@ -264,7 +264,8 @@ class Service:
         kind = self._acp(record)
         if kind is not None:  # asks over ACP; its secret reaches send_file, never permission_prompt
             self.broker.register_agent(record.name, record.owner, secret, cwd, mcp_prompts=False)
-            return self._acp_spec(record, kind, cwd, home, resume, secret)
+            return self._acp_spec(record, kind, cwd, home, resume,
+                                  mcp=(mcp_url(self.mcp.port), secret))
         config_path = self.mcp_config_path(record.name)
         try:
             config_dir = cli_home.prepare(home, record.session_id, resume=resume)
@@ -291,10 +292,9 @@ class Service:
         )
 
     def _acp_spec(self, record: AgentRecord, kind: AgentType, cwd: Path, home: Path,
-                  resume: bool, secret: str) -> LaunchSpec:
+                  resume: bool, *, mcp: tuple[str, str] | None = None) -> LaunchSpec:
         """An ACP agent's start: its own HOME and config dirs (CODEX_HOME, ~/.gemini), with
         the configured ones' login and settings copied in; the type's env, never over those."""
-        assert self.mcp is not None, "the MCP server starts before any agent"
         template = {**os.environ, **self._agent_env_given, **kind.env}
         try:
             own = {"HOME": str(home), **cli_home.prepare_dirs(home, kind.config_dirs, template)}
@@ -306,7 +306,7 @@ class Service:
         return LaunchSpec(cwd=cwd, session_id=record.session_id, resume=resume, env=env,
                           sandbox=self._sandbox_policy(command, cwd, home),
                           agent=record.name, agent_type=record.agent_type,
-                          mcp_url=mcp_url(self.mcp.port), mcp_secret=secret)
+                          mcp_url=mcp[0] if mcp else None, mcp_secret=mcp[1] if mcp else "")
 
     def _sandbox_policy(self, command: str, cwd: Path, home: Path,
                         mcp_config: Path | None = None) -> SandboxPolicy | None:
