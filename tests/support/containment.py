@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 
 def _mount(*args: str) -> None:
-    done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+    """``mount``; a read-only remount is retried while a file under it is open for writing
+    (the service's write-behind save, the CLI's transcript): the kernel then says "busy"."""
+    for _ in range(50):
+        done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+        if done.returncode == 0 or "busy" not in done.stderr:
+            break
+        time.sleep(0.1)  # a write in flight ends by itself; there is no event to await
     if done.returncode != 0:
         raise AssertionError(f"mount {' '.join(args)} failed (the test needs root): "
                              f"{done.stderr.strip()}")
