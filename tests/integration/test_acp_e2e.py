@@ -35,6 +35,7 @@ from tests.support.agent_envs import (
 )
 from tests.support.chat_flows import (
     MANAGER,
+    asking_to_write,
     correction_of,
     create_agent,
     reply,
@@ -115,9 +116,8 @@ async def test_created_from_new_allowed_write_then_a_turn_that_remembers(
 ) -> None:
     target = repo(tmp_path) / "hello.txt"
     client = await connect_client(make_user())
-    model_api.push(family.write(target))
-    agent = await create_agent(client, "create hello.txt", kind=family.label)
-    pid, prompt = await wait_prompt(client, agent, "🔧 Write hello.txt")
+    agent, pid, prompt = await asking_to_write(model_api, family.write(target), client, target,
+                                               "create hello.txt", kind=family.label)
     body = str(prompt["body"])  # type: ignore[index]
     assert "Action: Write File" in body and "File: hello.txt" in body
     assert body.endswith("Reply: yes / no / always")
@@ -162,9 +162,8 @@ async def test_denied_with_a_reason_no_file_and_the_agent_hears_the_reason(
 ) -> None:
     target = repo(tmp_path) / "hello.txt"
     client = await connect_client(make_user())
-    model_api.push(family.write(target))
-    agent = await create_agent(client, "create hello.txt", kind=family.label)
-    pid, prompt = await wait_prompt(client, agent, "🔧 Write hello.txt")
+    agent, pid, prompt = await asking_to_write(model_api, family.write(target), client, target,
+                                               "create hello.txt", kind=family.label)
     asked = len(model_api.requests)
     client.send(agent, "no, call it greeting.txt")
     assert (await correction_of(client, agent, prompt)).endswith("❌ denied: call it greeting.txt")

@@ -15,7 +15,14 @@ import pytest
 
 from agentchat.prosody.embedded import EmbeddedProsody
 from tests.support import scripted_api as sa
-from tests.support.chat_flows import MANAGER, create_agent, reply, turn_ended, wait_prompt
+from tests.support.chat_flows import (
+    MANAGER,
+    create_agent,
+    reply,
+    start_creation,
+    turn_ended,
+    wait_prompt,
+)
 from tests.support.claude_env import claude_env
 from tests.support.containment import cli_pid, descendants, environ_of, read_only
 from tests.support.service_harness import (
@@ -181,13 +188,7 @@ async def test_unwritable_state_at_new_gives_one_line_and_releases_the_slot(
         mcp_dir.mkdir(exist_ok=True)
         # state.json cannot be written; the agent's own files can (so a process does start)
         with read_only(home, writable=(agents_dir, mcp_dir)):
-            client.send(MANAGER, "new")
-            await client.expect(MANAGER, "What type of agent?")
-            client.send(MANAGER, "1")
-            await client.expect(MANAGER, "Available repos:")
-            client.send(MANAGER, "2")
-            await client.expect(MANAGER, "What's the initial task")
-            client.send(MANAGER, "hello")
+            await start_creation(client, "hello")
             failed = await client.expect(MANAGER, "Could not create the agent: cannot save "
                                                   "state: read-only file system (")
             assert "\n" not in failed["body"]
@@ -195,13 +196,7 @@ async def test_unwritable_state_at_new_gives_one_line_and_releases_the_slot(
             assert list(agents_dir.iterdir()) == [] and list(mcp_dir.iterdir()) == []
             # the whole state directory read-only: the agent's files cannot be written either
         with read_only(home):
-            client.send(MANAGER, "new")
-            await client.expect(MANAGER, "What type of agent?")
-            client.send(MANAGER, "1")
-            await client.expect(MANAGER, "Available repos:")
-            client.send(MANAGER, "2")
-            await client.expect(MANAGER, "What's the initial task")
-            client.send(MANAGER, "hello")
+            await start_creation(client, "hello")
             failed = await client.expect(MANAGER, "Could not create the agent: ")
             assert "read-only file system" in failed["body"] and "\n" not in failed["body"]
             assert svc.pool.live == 0 and not svc.agents

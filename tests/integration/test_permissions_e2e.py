@@ -14,6 +14,7 @@ from agentchat.permissions.audit import read_audit
 from agentchat.permissions.mcp_app import SECRET_HEADER
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
+from tests.support import chat_flows as flows
 from tests.support import scripted_api as sa
 from tests.support.chat_flows import (
     correction_of,
@@ -38,11 +39,8 @@ def repo(tmp_path: Path, name: str = "my-project") -> Path:
 async def asking_to_write(
     api: sa.ScriptedAnthropic, client: ChatClient, target: Path, task: str
 ) -> tuple[str, str, Any]:
-    """A new agent whose first step is a Write of ``target``: returns (agent, prompt id, prompt)."""
-    api.push(write(target))
-    agent = await create_agent(client, task)
-    pid, prompt = await wait_prompt(client, agent, f"🔧 Write {target.name}")
-    return agent, pid, prompt
+    """A new agent whose first step is Claude's Write of ``target``."""
+    return await flows.asking_to_write(api, write(target), client, target, task)
 
 
 async def test_write_allowed_creates_the_file_and_prompt_is_corrected(

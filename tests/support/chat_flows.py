@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from tests.support.xmpp_client import ChatClient, jid_matches
 
@@ -29,11 +30,11 @@ async def reply(client: ChatClient, agent: str, contains: str | re.Pattern[str])
     return str(msg["body"])
 
 
-async def create_agent(
+async def start_creation(
     client: ChatClient, task: str, repo_choice: str = "2", kind: str = "Claude Code"
-) -> str:
-    """Walk the manager's creation flow, picking the type labelled ``kind`` from the menu;
-    returns the agent's bare JID."""
+) -> None:
+    """Walk the manager's creation flow up to sending ``task``, picking the type labelled
+    ``kind`` from the menu; what the manager answers to the task is the caller's to check."""
     client.send(MANAGER, "new")
     menu = await client.expect(MANAGER, "What type of agent? [1] ")
     choice = re.search(rf"\[(\d+)\] {re.escape(kind)}(?: \[|$)", str(menu["body"]))
@@ -43,10 +44,35 @@ async def create_agent(
     client.send(MANAGER, repo_choice)
     await client.expect(MANAGER, "What's the initial task for the agent?")
     client.send(MANAGER, task)
+
+
+async def create_agent(
+    client: ChatClient, task: str, repo_choice: str = "2", kind: str = "Claude Code"
+) -> str:
+    """The whole creation flow (``start_creation``); returns the agent's bare JID."""
+    await start_creation(client, task, repo_choice, kind)
     created = await client.expect(MANAGER, CREATED)
     match = CREATED.match(created["body"])
     assert match is not None
     return f"{match.group(1)}@agents.example.com"
+
+
+class ScriptedModel(Protocol):
+    """Any scripted model API of tests/support (Anthropic, Gemini, OpenAI Responses)."""
+
+    def push(self, *steps: Any) -> None: ...
+
+
+async def asking_to_write(
+    api: ScriptedModel, write_step: Any, client: ChatClient, target: Path, task: str,
+    kind: str = "Claude Code",
+) -> tuple[str, str, Any]:
+    """A new agent whose first step (``write_step``, scripted) is a Write of ``target``:
+    returns (agent, prompt id, prompt)."""
+    api.push(write_step)
+    agent = await create_agent(client, task, kind=kind)
+    pid, prompt = await wait_prompt(client, agent, f"🔧 Write {target.name}")
+    return agent, pid, prompt
 
 
 PROMPT = re.compile(r"^🔐 Permission #([0-9a-f]{4})\n")
