@@ -14,6 +14,7 @@ import pytest
 from agentchat.agents.acp import AcpAdapter
 from agentchat.agents.adapter import AgentStartError, LaunchSpec
 from agentchat.agents.events import (
+    AgentEvent,
     AssistantText,
     Notice,
     PartialText,
@@ -67,6 +68,20 @@ async def launch(tmp_path: Path, owner: Owner) -> AsyncIterator[Launch]:
         await adapter.stop(grace=1)
 
 
+Events = AsyncIterator[AgentEvent]
+
+
+async def asking(launch: Launch, owner: Owner) -> tuple[AcpAdapter, Events, ToolCall,
+                                                        asyncio.Future[Decision]]:
+    """A started fake agent whose turn waits on a permission request (a Bash call)."""
+    agent = await launch()
+    events = agent.events()
+    await agent.send("ask")
+    call, _ = await next_of(events, ToolCall)
+    assert owner.decision is not None
+    return agent, events, call, owner.decision
+
+
 async def test_a_turn_streams_text_and_ends(launch: Launch) -> None:
     agent = await launch()
     events = agent.events()
@@ -85,15 +100,11 @@ async def test_a_turn_streams_text_and_ends(launch: Launch) -> None:
 async def test_permission_shows_the_call_and_answers_with_the_chosen_option(
     launch: Launch, owner: Owner
 ) -> None:
-    agent = await launch()
-    events = agent.events()
-    await agent.send("ask")
-    call, _ = await next_of(events, ToolCall)
+    _, events, call, decision = await asking(launch, owner)
     assert (call.name, call.input) == ("Bash", {"command": "rm -rf build",
                                                 "description": "Run rm -rf build"})
     assert owner.asked == [("Bash", call.input)]
-    assert owner.decision is not None
-    owner.decision.set_result(Decision("allow", how="yes"))
+    decision.set_result(Decision("allow", how="yes"))
     _, seen = await next_of(events, TurnFinished)
     assert AssistantText("outcome: yes") in seen
 
@@ -101,13 +112,9 @@ async def test_permission_shows_the_call_and_answers_with_the_chosen_option(
 async def test_interrupt_cancels_a_pending_permission_and_the_turn(
     launch: Launch, owner: Owner
 ) -> None:
-    agent = await launch()
-    events = agent.events()
-    await agent.send("ask")
-    await next_of(events, ToolCall)
-    assert owner.decision is not None
+    agent, events, _, decision = await asking(launch, owner)
     # what the broker answers when the runtime cancels the agent's pending prompts
-    owner.decision.set_result(Decision("deny", answered_by="cancelled", how="cancelled"))
+    decision.set_result(Decision("deny", answered_by="cancelled", how="cancelled"))
     _, seen = await next_of(events, TurnFinished)
     assert AssistantText("outcome: cancelled") in seen
     await agent.send("slow")
@@ -119,12 +126,8 @@ async def test_interrupt_cancels_a_pending_permission_and_the_turn(
 async def test_a_refusal_with_a_reason_is_sent_to_the_agent_in_the_same_turn(
     launch: Launch, owner: Owner
 ) -> None:
-    agent = await launch()
-    events = agent.events()
-    await agent.send("ask")
-    await next_of(events, ToolCall)
-    assert owner.decision is not None
-    owner.decision.set_result(Decision("deny", how="no", note="keep the build"))
+    _, events, _, decision = await asking(launch, owner)
+    decision.set_result(Decision("deny", how="no", note="keep the build"))
     finished, seen = await next_of(events, TurnFinished)
     texts = [e.text for e in seen if isinstance(e, AssistantText)]
     assert texts == ["outcome: no",
