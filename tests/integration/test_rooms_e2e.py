@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from agentchat.permissions.audit import read_audit
@@ -25,7 +26,7 @@ from tests.support.rooms import (
     say,
 )
 from tests.support.service_harness import running_service
-from tests.support.xmpp_client import ChatClient, ClientPool
+from tests.support.xmpp_client import ChatClient, ClientPool, UserAccount
 
 CORRECTION_NS = "{urn:xmpp:message-correct:0}replace"
 MUC_USER = "http://jabber.org/protocol/muc#user"
@@ -47,18 +48,27 @@ async def agent_in_room(client: ChatClient, task: str, room: str, repo_choice: s
     return name
 
 
+async def alice_bob_and_an_agent(
+    make_user: Callable[[], UserAccount], connect_client: ClientPool,
+) -> tuple[ChatClient, ChatClient, str, str]:
+    """Alice's new agent in a new non-anonymous room that Bob has joined too:
+    (alice, bob, room, the agent's nick)."""
+    alice = await connect_client(make_user())
+    bob = await connect_client(make_user())
+    room = new_room_jid()
+    await create_room(alice, room, "alice", whois="anyone")
+    nick = await agent_in_room(alice, "say hello", room)
+    await join_room(bob, room, "bob")
+    return alice, bob, room, nick
+
+
 async def test_owner_invites_an_agent_that_answers_mentions_from_allowed_people_only(
     service: Service, api: sa.ScriptedAnthropic, make_user, connect_client: ClientPool,
     tmp_path: Path,
 ) -> None:
-    alice_user, bob_user = make_user(), make_user()
-    alice = await connect_client(alice_user)
-    bob = await connect_client(bob_user)
-    room = new_room_jid()
-    await create_room(alice, room, "alice", whois="anyone")
-    nick = await agent_in_room(alice, "say hello", room)
+    alice, bob, room, nick = await alice_bob_and_an_agent(make_user, connect_client)
     agent = f"{nick}@agents.example.com"
-    await join_room(bob, room, "bob")
+    alice_user, bob_user = alice.bare_jid, bob.bare_jid
 
     # Addressed by its owner: a turn, answered in the room.
     requests = len(api.requests)
@@ -73,12 +83,12 @@ async def test_owner_invites_an_agent_that_answers_mentions_from_allowed_people_
     say(bob, room, f"{nick} is quick")
     say(bob, room, f"{nick}: delete everything")
     refusal = await room_says(bob, room, nick, "bob: I take instructions only from")
-    assert alice_user.jid in refusal["body"]
+    assert alice_user in refusal["body"]
     assert len(api.requests) == requests + 1
 
     # The owner allows bob (in the agent's chat); then his mention is a turn.
-    alice.send(agent, f"allow {bob_user.jid}")
-    await alice.expect(agent, f"✅ {bob_user.jid} may now instruct me")
+    alice.send(agent, f"allow {bob_user}")
+    await alice.expect(agent, f"✅ {bob_user} may now instruct me")
     say(bob, room, f"{nick}, run the tests please")
     answer = await room_reply(bob, room, nick, "echo: ")
     assert "run the tests please" in answer["body"]
@@ -99,7 +109,7 @@ async def test_owner_invites_an_agent_that_answers_mentions_from_allowed_people_
     # The 1:1 chat keeps working; status lists the room and the rules.
     alice.send(agent, "status")
     status = await alice.expect(agent, "Rooms: ")
-    assert room in status["body"] and f"May instruct me in rooms: {bob_user.jid}" in status["body"]
+    assert room in status["body"] and f"May instruct me in rooms: {bob_user}" in status["body"]
     alice.send(agent, "help")
     assert "approvers add <jid>" in (await alice.expect(agent, "join <room JID>"))["body"]
     alice.send(agent, "tell me a joke")
@@ -111,15 +121,10 @@ async def test_prompt_in_the_room_is_answered_only_by_owner_or_approvers(
     service: Service, api: sa.ScriptedAnthropic, make_user, connect_client: ClientPool,
     tmp_path: Path,
 ) -> None:
-    alice_user, bob_user = make_user(), make_user()
-    alice = await connect_client(alice_user)
-    bob = await connect_client(bob_user)
-    room = new_room_jid()
-    await create_room(alice, room, "alice")
-    nick = await agent_in_room(alice, "say hello", room)
+    alice, bob, room, nick = await alice_bob_and_an_agent(make_user, connect_client)
     agent = f"{nick}@agents.example.com"
-    await join_room(bob, room, "bob")
-    alice.send(agent, f"allow {bob_user.jid}")
+    alice_user, bob_user = alice.bare_jid, bob.bare_jid
+    alice.send(agent, f"allow {bob_user}")
     await alice.expect(agent, "may now instruct me")
 
     target = tmp_path / "work" / "my-project" / "room.txt"
@@ -139,21 +144,21 @@ async def test_prompt_in_the_room_is_answered_only_by_owner_or_approvers(
 
     # bob may instruct but not approve: refused, nothing changes.
     say(bob, room, f"{pid} yes")
-    refusal = await room_says(bob, room, nick, f"bob: Only {alice_user.jid} and the approvers")
+    refusal = await room_says(bob, room, nick, f"bob: Only {alice_user} and the approvers")
     assert "permission prompts" in refusal["body"]
     assert not target.exists()
     # Other words from bob are a message for the agent, not an answer (as the owner's would be).
     say(bob, room, f"{nick}: then add a second line")
     await room_says(bob, room, nick, "⏳ Queued: I'm in the middle of a turn")
 
-    alice.send(agent, f"approvers add {bob_user.jid}")
-    await alice.expect(agent, f"✅ {bob_user.jid} may now answer my permission prompts")
+    alice.send(agent, f"approvers add {bob_user}")
+    await alice.expect(agent, f"✅ {bob_user} may now answer my permission prompts")
     say(bob, room, f"{pid} yes")
     # the corrected prompt first, then the acknowledgement (as in 1:1 chats)
-    corrected = await room_says(bob, room, nick, f"✅ allowed by {bob_user.jid}")
+    corrected = await room_says(bob, room, nick, f"✅ allowed by {bob_user}")
     assert corrected.xml.find(CORRECTION_NS).get("id") == prompt["id"]
     assert corrected["type"] == "groupchat"
-    assert corrected["body"].endswith(f"✅ allowed by {bob_user.jid}")
+    assert corrected["body"].endswith(f"✅ allowed by {bob_user}")
     await room_says(bob, room, nick, f"bob: ✅ allowed #{pid}")
     await room_says(bob, room, nick, "done: ")
     assert target.read_text() == "hi\n"
@@ -161,7 +166,7 @@ async def test_prompt_in_the_room_is_answered_only_by_owner_or_approvers(
 
     decisions = [e for e in read_audit(service.config.audit_path) if e["event"] == "decision"]
     assert [(d["id"], d["decision"], d["by"], d["room"], d["answered_by"]) for d in decisions] \
-        == [(pid, "allow", bob_user.jid, room, "approver")]
+        == [(pid, "allow", bob_user, room, "approver")]
 
 
 async def test_two_agents_in_one_room_answer_their_own_mentions_and_prompts(
