@@ -28,6 +28,7 @@ from agentchat.agents.sandbox import SandboxPolicy, SandboxStatus, agent_policy,
 from agentchat.agents.types import AgentType, configured_types, offered_types
 from agentchat.chat.format import split_message
 from agentchat.chat.textpolicy import one_line
+from agentchat.commands.adhoc import TableCommands
 from agentchat.config.model import Config
 from agentchat.files.chat import FileChat
 from agentchat.files.transfer import FileTransfers
@@ -55,7 +56,6 @@ from agentchat.state.store import StateError, StateStore
 from agentchat.workspace import WorkspaceError, list_repos, recheck_repo, resolve_repo
 from agentchat.xmpp.access import AccessPolicy
 from agentchat.xmpp.adhoc import AdHocCommands
-from agentchat.xmpp.adhoc_commands import ServiceCommands
 from agentchat.xmpp.component import AgentComponent
 from agentchat.xmpp.directory import Contact, PresenceInfo
 from agentchat.xmpp.upload import UploadClient
@@ -95,8 +95,8 @@ class Service:
             inbound=self,
         )
         self.manager = ManagerBot(self, self._manager_say)
-        # ad-hoc commands share the chat commands' implementation (xmpp/adhoc_commands.py)
-        self.component.entity.commands = AdHocCommands(ServiceCommands(self.manager, self.agents))
+        # ad-hoc commands come from the same tables as the chat commands (agentchat/commands)
+        self.component.entity.commands = AdHocCommands(TableCommands(self.manager, self.agents))
         # prompts go through each agent's presenter: never in the middle of a streamed answer
         self.sink = ChatPermissionSink(PresenterPort(self.component, self._presenter_of),
                                        self._refresh_agent, self._plan_text,
@@ -368,6 +368,7 @@ class Service:
             silence_warning=self.config.agents.silence_warning_s,
             send_file=self.file_chat.get,
             locate=self.workdir_of,
+            rooms=self.rooms,
         )
 
     def agents_of(self, owner: str) -> list[AgentView]:
@@ -512,8 +513,6 @@ class Service:
             await self.manager.handle(sender_bare, body)
             return
         agent = self.agents[contact.local]
-        if self.rooms.owner_command(agent, body):
-            return
         await agent.handle_owner_text(body)
         if agent.record.status is AgentStatus.ENDED:
             self.rooms.leave_all(agent, "the agent ended")

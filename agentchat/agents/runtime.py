@@ -31,10 +31,11 @@ from agentchat.agents.presenter import Presenter
 from agentchat.chat.format import code_block, format_duration, tool_line
 from agentchat.chat.port import ChatPort
 from agentchat.chat.textpolicy import guard_agent_text, one_line
+from agentchat.commands.agent import AGENT_COMMANDS, RoomCommands
 from agentchat.oserrors import describe
 from agentchat.permissions.model import PermissionRequest
 from agentchat.permissions.prompt_text import summary
-from agentchat.rooms.rules import ROOM_HELP, room_status_lines
+from agentchat.rooms.rules import room_status_lines
 from agentchat.state.model import AgentRecord, AgentStatus
 from agentchat.workspace import WorkspaceError
 
@@ -45,34 +46,6 @@ FileSender = Callable[["Agent", str], Awaitable[None]]  # `get <path>`: upload, 
 
 PLAN_DIR_MARK = "/.claude/plans/"  # where plan mode writes the plan (CLI 2.1.x)
 PLAN_MAX_CHARS = 20_000
-
-AGENT_HELP = """\
-Commands:
-  status – what I'm doing, repository, uptime, turns, cost
-  stop (or cancel) – interrupt the current turn
-  rules – the tools you allowed with 'always'; revoke <n> removes one
-  get <path> – send me a file of the working tree (a link your client can show)
-  quit (or exit) – shut me down
-  help – this text
-Anything else is passed to the agent; files and images you send go with your next message.
-""" + ROOM_HELP + """
-While a permission request is pending, answer it with
-yes / no (or '<id> yes' when several are pending)."""
-
-
-def get_command_path(text: str) -> str | None:
-    """The path of ``get <path>`` (one word, or quoted when it has spaces), else None:
-    "get rid of the warnings" is a message for the agent, not a command."""
-    head, _, rest = text.strip().partition(" ")
-    if head.lower() != "get":
-        return None
-    rest = rest.strip()
-    if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"'":
-        return rest[1:-1]
-    if not rest:
-        return ""
-    return rest if len(rest.split()) == 1 else None
-
 
 class PermissionGate(Protocol):
     """The permission broker as the runtime sees it (answers typed in the agent's chat)."""
@@ -113,8 +86,10 @@ class Agent:
         silence_warning: float = 600.0,
         send_file: FileSender | None = None,
         locate: Callable[[AgentRecord], Path] | None = None,
+        rooms: RoomCommands | None = None,
     ) -> None:
         self.record = record
+        self.rooms = rooms  # the group-chat commands (join, allow…); none without rooms
         self._locate = locate  # the working directory as it is now (WorkspaceError if unusable)
         self._port = port
         self.presenter = Presenter(port, record.name, record.owner)  # the owner's 1:1 chat
@@ -176,32 +151,7 @@ class Agent:
     async def handle_owner_text(self, text: str) -> None:
         """Everything the owner types into this agent's chat."""
         self._touch()
-        word = text.strip().lower().rstrip("!.")
-        if word in ("quit", "exit"):
-            await self.end("quit")
-            return
-        if word == "status":
-            self.say(self.status_text())
-            return
-        if word == "help":
-            self.say(AGENT_HELP)
-            return
-        if word in ("stop", "cancel", "interrupt"):
-            self.say(await self.interrupt())
-            return
-        if word == "rules":
-            self.say(self.rules_text())
-            return
-        path = get_command_path(text)
-        if path is not None and self._send_file is not None:
-            await self._send_file(self, path)
-            return
-        if word.startswith("revoke ") and self._gate is not None:
-            target = text.strip()[len("revoke "):].strip()
-            if self._gate.revoke_rule(self.name, target):
-                self.say(f"Revoked. {self.rules_text()}")
-            else:
-                self.say(f"No rule '{target}'. {self.rules_text()}")
+        if await AGENT_COMMANDS.dispatch(self, text, self.say):  # agentchat/commands/agent.py
             return
         if self._gate is not None:  # answers, and late answers to closed prompts
             reply = self.answer_permission(text)
@@ -413,6 +363,27 @@ class Agent:
         self._persist()
         self._show_state()
         self._on_live_change()
+
+    # ----------------------------------------------------------------- commands
+
+    @property
+    def has_gate(self) -> bool:
+        return self._gate is not None
+
+    @property
+    def can_send_files(self) -> bool:
+        return self._send_file is not None
+
+    async def send_path(self, path: str) -> None:
+        """``get <path>``: upload a file of the working tree and send its link."""
+        if self._send_file is not None:
+            await self._send_file(self, path)
+
+    def revoke_rule(self, target: str) -> str:
+        """``revoke <n>``: drop an 'always' rule; returns what to tell the owner."""
+        if self._gate is not None and self._gate.revoke_rule(self.name, target):
+            return f"Revoked. {self.rules_text()}"
+        return f"No rule '{target}'. {self.rules_text()}"
 
     # ----------------------------------------------------------------- lifecycle
 

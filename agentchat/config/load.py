@@ -23,6 +23,7 @@ import attrs
 import cattrs
 
 from agentchat.config.model import Config
+from agentchat.jid import normalize_domain, normalize_jid
 
 DEFAULT_HOME = "~/.agent-chat"
 CONFIG_FILENAME = "config.json"
@@ -539,19 +540,6 @@ def _build_config(
             "agentchat needs Prosody's component port (component_ports, usually 5347)"
         )
     return _structure(data), notices
-
-
-def normalize_domain(domain: str) -> str:
-    """Domain parts compare case-insensitively and ignore a trailing dot."""
-    return domain.rstrip(".").lower()
-
-
-def normalize_jid(jid: str) -> str:
-    """Case-fold a bare JID or pattern the way JID comparison does (local and domain)."""
-    local, at, domain = jid.strip().partition("@")
-    if not at:
-        return normalize_domain(local)
-    return f"{local.casefold()}@{normalize_domain(domain)}"
 
 
 def load_config(

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from agentchat.chat.textpolicy import one_line
-from agentchat.manager import commands as c
+from agentchat.commands.manager import EMPTY, MANAGER_COMMANDS, ManagerCall
+from agentchat.jid import local_part
 from agentchat.manager.flow import CreateRequest, CreationFlow, advance, type_question
 
 
@@ -58,29 +59,17 @@ class ManagerBot:
         if flow is not None:
             await self._continue_flow(user, flow, text)
             return
-        command = c.parse_manager_command(text)
-        if isinstance(command, c.Help):
-            self._say(user, c.HELP_TEXT)
-        elif isinstance(command, c.New):
-            self._start_flow(user)
-        elif isinstance(command, c.ListAgents):
-            self._say(user, self.list_text(user))
-        elif isinstance(command, c.Repos):
-            self._say(user, self._repos_text())
-        elif isinstance(command, c.Status):
-            self._say(user, self.status_text(user, command.name))
-        elif isinstance(command, c.Kill):
-            self._say(user, await self.kill(user, command.name))
-        elif isinstance(command, c.Invalid):
-            self._say(user, command.message)
-        else:
-            word = command.text.split()[0] if command.text.split() else command.text
+        if not text.split():
+            self._say(user, EMPTY)
+        elif not await MANAGER_COMMANDS.dispatch(ManagerCall(self, user), text,
+                                                 lambda reply: self._say(user, reply)):
+            word = text.split()[0]
             self._say(user, f"Unknown command '{word[:40]}'. Send 'help' for the commands.")
 
     # ------------------------------------------------------------------ new
 
     # The public methods below are the one implementation behind both the chat commands and
-    # the ad-hoc commands (agentchat.xmpp.adhoc_commands): they return what to tell the user.
+    # the ad-hoc commands (agentchat/commands/manager.py): they return what to tell the user.
 
     def creation_refusal(self) -> str | None:
         """Why no agent can be created right now (capacity, no repositories), or None."""
@@ -110,7 +99,7 @@ class ManagerBot:
             jid = await self._host.create_agent(user, request)
         except CreateError as exc:
             return f"Could not create the agent: {exc}"
-        name = jid.split("@", 1)[0]
+        name = local_part(jid)
         return f"Agent {name} created. Chat at {jid}"
 
     async def kill(self, user: str, name: str) -> str:
@@ -118,7 +107,8 @@ class ManagerBot:
             return f"Killed {name}."
         return self._no_such_agent(user, name)
 
-    def _start_flow(self, user: str) -> None:
+    def start_flow(self, user: str) -> None:
+        """``new``: ask the first question of the creation dialogue (or say why not)."""
         refusal = self.creation_refusal()
         if refusal is not None:
             self._say(user, refusal)
@@ -148,7 +138,7 @@ class ManagerBot:
             lines.append(f"• {agent.name} – {status}")
         return "\n".join(lines)
 
-    def _repos_text(self) -> str:
+    def repos_text(self) -> str:
         repos = self._host.repos()
         if not repos:
             return f"No repositories under {self._host.base_path}."

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from agentchat.jid import bare_jid
+
 from .answers import (
     Allow,
     AllowAlways,
@@ -72,10 +74,6 @@ class _Agent:
     mcp_prompts: bool = True  # False: it asks over its own channel (ACP), not permission_prompt
     pending: dict[str, _Pending] = attrs.field(factory=dict)
     closed: OrderedDict[str, str] = attrs.field(factory=OrderedDict)  # id -> "allowed"...
-
-
-def bare_jid(jid: str) -> str:
-    return jid.split("/", 1)[0].strip().lower()
 
 
 def _duration(seconds: float) -> str:

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from agentchat.chat.port import ChatPort, ChatState, Show
+from agentchat.jid import bare_jid
 from agentchat.permissions.answers import Ambiguous, Deny, NotAnAnswer, parse_answer
 from agentchat.permissions.broker import PermissionBroker
 from agentchat.permissions.chat_sink import ChatPermissionSink
 from agentchat.rooms.addressing import addressed_text, mention_uris, prompt_id_of
-from agentchat.rooms.rules import bare, may_approve, may_instruct, parse_room_command
+from agentchat.rooms.rules import RoomCommand, may_approve, may_instruct
 from agentchat.state.model import AgentStatus, RoomRecord
 from agentchat.xmpp.muc import (
     AFFILIATION_REMOVED,
@@ -122,7 +123,7 @@ class RoomManager:
         if agent is None:
             return False
         sender = str(msg["from"])
-        room = bare(sender)
+        room = bare_jid(sender)
         invitation = parse_invitation(msg.xml, sender)
         if invitation is not None and msg["type"] != "error":
             if agent.record.owner_revoked:
@@ -150,7 +151,7 @@ class RoomManager:
         if agent is None:
             return False
         sender = str(pres["from"])
-        membership = self._members.get((agent.name, bare(sender)))
+        membership = self._members.get((agent.name, bare_jid(sender)))
         if membership is None:
             return is_from_room(pres.xml)  # e.g. the echo of leaving
         self._on_presence(membership, parse_presence(pres.xml, sender, pres["type"]))
@@ -187,7 +188,7 @@ class RoomManager:
         self.join(agent, invitation.room, invitation.password)
 
     def join(self, agent: Agent, room: str, password: str | None = None) -> None:
-        room = bare(room)
+        room = bare_jid(room)
         if agent.record.status is AgentStatus.ENDED:
             agent.say(f"{agent.name} has ended; it cannot join rooms.")
             return
@@ -423,11 +424,8 @@ class RoomManager:
 
     # ------------------------------------------------------------------ the owner's commands
 
-    def owner_command(self, agent: Agent, text: str) -> bool:
-        """Group-chat commands typed in the 1:1 chat; False when ``text`` is not one."""
-        command = parse_room_command(text)
-        if command is None:
-            return False
+    def run_owner_command(self, agent: Agent, command: RoomCommand) -> None:
+        """A group-chat command typed in the 1:1 chat (agentchat/commands/agent.py)."""
         record = agent.record
         verb, arg = command.verb, command.arg
         if verb == "join":
@@ -473,7 +471,6 @@ class RoomManager:
                       if record.room_context else
                       "I'll see only the messages addressed to me in rooms.")
         self._persist()
-        return True
 
     def _leave_command(self, agent: Agent, room: str) -> None:
         mine = self.memberships(agent.name)

@@ -11,25 +11,10 @@ import re
 
 import attrs
 
+from agentchat.jid import bare_jid
 from agentchat.state.model import AgentRecord
 
-ROOM_HELP = """\
-Group chats (invite me from your client, or):
-  join <room JID> – join a group chat; leave [<room JID>] – leave it
-  allow <jid> / deny <jid> – who besides you may instruct me there (by mentioning me)
-  approvers – list; approvers add <jid> / approvers remove <jid> – who besides you may answer
-    my permission prompts there
-  context on|off – see the rooms' other talk as context for my next turn"""
-
 _JID = re.compile(r"^[^@/\s]+@[^@/\s]+(/\S*)?$")
-
-
-def bare(jid: str) -> str:
-    """The bare JID, also from an ``xmpp:room@service?join`` URI as clients share rooms."""
-    jid = jid.strip()
-    if jid.lower().startswith("xmpp:"):
-        jid = jid[5:].split("?", 1)[0]
-    return jid.split("/", 1)[0].lower()
 
 
 def looks_like_jid(text: str) -> bool:
@@ -41,11 +26,11 @@ def looks_like_jid(text: str) -> bool:
 
 
 def may_instruct(record: AgentRecord, jid: str | None) -> bool:
-    return jid is not None and (bare(jid) == record.owner or bare(jid) in record.allowed)
+    return jid is not None and (bare_jid(jid) == record.owner or bare_jid(jid) in record.allowed)
 
 
 def may_approve(record: AgentRecord, jid: str | None) -> bool:
-    return jid is not None and (bare(jid) == record.owner or bare(jid) in record.approvers)
+    return jid is not None and (bare_jid(jid) == record.owner or bare_jid(jid) in record.approvers)
 
 
 def room_status_lines(record: AgentRecord) -> list[str]:
@@ -80,18 +65,18 @@ def parse_room_command(text: str) -> RoomCommand | None:
     head = words[0].lower()
     rest = words[1:]
     if head == "join" and len(rest) == 1 and looks_like_jid(rest[0]):
-        return RoomCommand("join", bare(rest[0]))
+        return RoomCommand("join", bare_jid(rest[0]))
     if head == "leave" and not rest:
         return RoomCommand("leave")
     if head == "leave" and len(rest) == 1 and looks_like_jid(rest[0]):
-        return RoomCommand("leave", bare(rest[0]))
+        return RoomCommand("leave", bare_jid(rest[0]))
     if head in ("allow", "deny") and len(rest) == 1 and looks_like_jid(rest[0]):
-        return RoomCommand(head, bare(rest[0]))
+        return RoomCommand(head, bare_jid(rest[0]))
     if head == "approvers" and not rest:
         return RoomCommand("approvers")
     if (head == "approvers" and len(rest) == 2 and rest[0].lower() in ("add", "remove")
             and looks_like_jid(rest[1])):
-        return RoomCommand(f"approvers {rest[0].lower()}", bare(rest[1]))
+        return RoomCommand(f"approvers {rest[0].lower()}", bare_jid(rest[1]))
     if head == "context" and len(rest) == 1 and rest[0].lower() in ("on", "off"):
         return RoomCommand("context", rest[0].lower())
     return None

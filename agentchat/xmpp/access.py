@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import attrs
 
-from agentchat.config.load import normalize_domain, normalize_jid, resolve_allowed_jids
+from agentchat.config.load import resolve_allowed_jids
 from agentchat.config.model import Config
+from agentchat.jid import bare_jid, normalize_domain
 
 
 def _split(jid: str) -> tuple[str, str] | None:
     """(local, domain) of a normalized bare JID, or None without a local part/domain."""
-    bare = jid.strip().split("/", 1)[0]  # tolerate a full JID: the resource never matters
-    local, at, domain = normalize_jid(bare).partition("@")
+    local, at, domain = bare_jid(jid).partition("@")  # a full JID too: the resource never matters
     if not at or not local or not domain:
         return None
     return local, domain

@@ -30,6 +30,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from agentchat.chat.port import ChatState, Show
 from agentchat.chat.status import status_text
 from agentchat.chat.textpolicy import for_log, scrub
+from agentchat.jid import bare_jid
 from agentchat.xmpp.directory import Contact, Directory, Inbound, PresenceInfo, refusal
 from agentchat.xmpp.entity import EntityFeatures
 from agentchat.xmpp.muc import RoomRoute
@@ -466,7 +467,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         to = stanza["to"]
         local = to.local.lower() if to.domain.lower() == self.domain else None
         contact = self.directory.lookup(local) if local is not None else None
-        return contact, stanza["from"].bare.lower()
+        return contact, bare_jid(str(stanza["from"].bare))
 
     def _on_message_stanza(self, msg: Any) -> None:
         if self.rooms is not None and self.rooms.claim_message(msg):

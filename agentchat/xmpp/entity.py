@@ -17,6 +17,7 @@ from slixmpp.exceptions import XMPPError
 from slixmpp.xmlstream.handler import Callback, CoroutineCallback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from agentchat.jid import bare_jid
 from agentchat.xmpp.adhoc import AdHocCommands, CommandError
 from agentchat.xmpp.caps import COMMANDS_NS, DiscoInfo, caps_element, caps_node, info_for
 from agentchat.xmpp.directory import Contact, Directory, refusal
@@ -66,7 +67,7 @@ class EntityFeatures:
         return self._directory.lookup(str(jid.local).lower())
 
     def _allowed(self, contact: Contact, ifrom: Any) -> bool:
-        return ifrom is not None and self._directory.allowed(contact, str(ifrom.bare).lower())
+        return ifrom is not None and self._directory.allowed(contact, bare_jid(str(ifrom.bare)))
 
     async def disco_info(self, jid: Any, node: Any, ifrom: Any, data: Any) -> Any:
         contact = self._contact(jid)
@@ -87,7 +88,7 @@ class EntityFeatures:
             return result
         name = None
         if self.commands is not None and self._allowed(contact, ifrom):
-            name = self.commands.name_of(contact, str(ifrom.bare).lower(), str(node))
+            name = self.commands.name_of(contact, bare_jid(str(ifrom.bare)), str(node))
         if name is None:
             raise XMPPError("item-not-found")
         result.add_identity("automation", "command-node", name=name)
@@ -108,7 +109,7 @@ class EntityFeatures:
         contact = self._contact(jid)
         if (node == COMMANDS_NS and contact is not None and self.commands is not None
                 and self._allowed(contact, ifrom)):
-            for command in self.commands.items(contact, str(ifrom.bare).lower()):
+            for command in self.commands.items(contact, bare_jid(str(ifrom.bare))):
                 items.add_item(self._xmpp.jid_of(contact.local), node=command.node,
                                name=command.name)
         return items
@@ -121,7 +122,7 @@ class EntityFeatures:
         contact = None
         if str(to.domain).lower() == self._xmpp.domain:
             contact = self._directory.lookup(str(to.local).lower())
-        sender = str(iq["from"].bare).lower()
+        sender = bare_jid(str(iq["from"].bare))
         if contact is None or not self._directory.allowed(contact, sender):
             self._error(iq, *refusal(contact, str(to.local)))
             return None

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from agentchat.jid import split_jid
+
 MUC_NS = "http://jabber.org/protocol/muc"
 MUC_USER_NS = "http://jabber.org/protocol/muc#user"
 CONFERENCE_NS = "jabber:x:conference"  # XEP-0249 direct invitations
@@ -44,11 +46,6 @@ class RoomRoute(Protocol):
 
     def is_room(self, jid: str) -> bool:
         """``jid`` (bare) is a room one of our agents is in: messages to it are ``groupchat``."""
-
-
-def _split(jid: str) -> tuple[str, str]:
-    bare, _, resource = jid.partition("/")
-    return bare.lower(), resource
 
 
 def _child(element: ET.Element, ns: str, name: str) -> ET.Element | None:
@@ -93,13 +90,13 @@ def parse_invitation(stanza: ET.Element, from_jid: str) -> Invitation | None:
     if user is not None and invite is not None and invite.get("from"):
         reason = _child(invite, MUC_USER_NS, "reason")
         password = _child(user, MUC_USER_NS, "password")
-        return Invitation(room=_split(from_jid)[0], inviter=_split(invite.get("from", ""))[0],
+        return Invitation(room=split_jid(from_jid)[0], inviter=split_jid(invite.get("from", ""))[0],
                           password=(password.text or None) if password is not None else None,
                           reason=(reason.text or "") if reason is not None else "",
                           mediated=True)
     direct = _child(stanza, CONFERENCE_NS, "x")
     if direct is not None and direct.get("jid"):
-        return Invitation(room=_split(direct.get("jid", ""))[0], inviter=_split(from_jid)[0],
+        return Invitation(room=split_jid(direct.get("jid", ""))[0], inviter=split_jid(from_jid)[0],
                           password=direct.get("password") or None,
                           reason=direct.get("reason") or "")
     return None
@@ -126,7 +123,7 @@ class OccupantPresence:
 
 
 def parse_presence(stanza: ET.Element, from_jid: str, ptype: str) -> OccupantPresence:
-    room, nick = _split(from_jid)
+    room, nick = split_jid(from_jid)
     kind = "error" if ptype == "error" else (
         "unavailable" if ptype == "unavailable" else "available")
     if kind == "error":
@@ -146,7 +143,7 @@ def parse_presence(stanza: ET.Element, from_jid: str, ptype: str) -> OccupantPre
         reason = (d_reason.text or "") if d_reason is not None else reason
     return OccupantPresence(
         room, nick, kind,
-        real_jid=_split(real)[0] if real else None,
+        real_jid=split_jid(real)[0] if real else None,
         codes=codes,
         new_nick=item.get("nick") if item is not None else None,
         destroyed=destroy is not None,
@@ -168,7 +165,7 @@ class RoomMessage:
 
 
 def parse_groupchat(stanza: ET.Element, from_jid: str) -> RoomMessage:
-    room, nick = _split(from_jid)
+    room, nick = split_jid(from_jid)
     body = _child_text(stanza, "body")
     mentions = tuple(
         ref.get("uri", "") for ref in stanza.findall(f"{{{REFERENCE_NS}}}reference")

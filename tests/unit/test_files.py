@@ -17,8 +17,9 @@ from agentchat.agents.attachments import Attachment
 from agentchat.agents.claude_code import build_argv
 from agentchat.agents.events import TurnFinished
 from agentchat.agents.pool import ProcessPool
-from agentchat.agents.runtime import Agent, get_command_path
+from agentchat.agents.runtime import Agent
 from agentchat.agents.stream_json import encode_user_message
+from agentchat.commands.agent import get_command_path
 from agentchat.files.media import name_from_url, safe_name, sniff_image
 from agentchat.files.policy import DownloadPolicy, download_prefix
 from agentchat.files.tree import InboxFile, TreeError, open_in_tree

@@ -1,4 +1,4 @@
-from agentchat.manager import commands as c
+from agentchat.commands import manager as c
 from agentchat.manager.flow import AGENT_TYPES, CreateRequest, CreationFlow, advance
 
 

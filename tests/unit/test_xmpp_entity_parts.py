@@ -6,8 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from agentchat.commands.forms import repo_of as _repo_of
+from agentchat.commands.forms import repo_value as _repo_value
 from agentchat.xmpp.adhoc import AdHocCommands, Ask, CommandError, CommandInfo, Done, Step
-from agentchat.xmpp.adhoc_commands import _repo_of, _repo_value
 from agentchat.xmpp.caps import (
     CAPS_NODE,
     DiscoInfo,

@@ -1,0 +1,87 @@
+"""The XEP-0004 forms of the ad-hoc commands (pure: data in, ``Form`` out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentchat.chat.textpolicy import one_line
+from agentchat.manager.flow import TASK_QUESTION
+from agentchat.permissions.model import PermissionRequest
+from agentchat.permissions.prompt_text import summary
+from agentchat.xmpp.forms import Field, Form, Option
+
+LEAVE = ""  # an approvals choice that leaves the request pending
+
+
+def new_agent(repos: list[str], types: tuple[tuple[str, str], ...]) -> Form:
+    return Form(
+        title="New agent",
+        instructions="Pick the agent type and the repository it works in, and give it "
+                     "its first task.",
+        fields=(
+            Field("type", "list-single", "Type", values=(types[0][0],) if types else (),
+                  options=tuple(Option(k, label) for k, label in types),
+                  required=True),
+            Field("repo", "list-single", "Repository",
+                  options=tuple(Option(repo_value(i, r), one_line(r))
+                                for i, r in enumerate(repos, 1)), required=True),
+            Field("task", "text-multi", "Task", desc=TASK_QUESTION, required=True),
+        ),
+    )
+
+
+def agent_choice(title: str, instructions: str, names: list[str]) -> Form:
+    return Form(title=title, instructions=instructions, fields=(
+        Field("agent", "list-single", "Agent", options=tuple(Option(n, n) for n in names),
+              required=True),
+    ))
+
+
+def _question_options(req: PermissionRequest) -> tuple[Option, ...] | None:
+    """One single-choice question: its options; anything else is answered as text."""
+    questions = [q for q in req.input.get("questions") or [] if isinstance(q, dict)]
+    if len(questions) != 1 or questions[0].get("multiSelect"):
+        return None
+    options: list[Any] = questions[0].get("options") or []
+    labels = [str(o.get("label", "")) if isinstance(o, dict) else str(o) for o in options]
+    return tuple(Option(str(i), label) for i, label in enumerate(labels, 1))
+
+
+def approvals(pending: list[PermissionRequest]) -> Form:
+    fields: list[Field] = []
+    for req in pending:
+        label = f"#{req.id} {summary(req)}"
+        if req.kind == "question":
+            options = _question_options(req)
+            if options is not None:
+                fields.append(Field(f"req-{req.id}", "list-single", label, values=(LEAVE,),
+                                    options=(Option(LEAVE, "Leave waiting"), *options,
+                                             Option("no", "Skip the question"))))
+            else:
+                fields.append(Field(f"req-{req.id}", "text-single", label, desc=(
+                    "Option numbers as in the chat prompt (e.g. '2; 1,3'), or 'no'.")))
+            continue
+        choices = [Option(LEAVE, "Leave waiting"), Option("yes", "Approve")]
+        if req.kind == "tool":
+            choices.append(Option("always", "Always approve"))
+        choices.append(Option("no", "Deny"))
+        fields.append(Field(f"req-{req.id}", "list-single", label, values=(LEAVE,),
+                            options=tuple(choices)))
+    return Form(title="Pending approvals",
+                instructions="Approve or deny each request; the agent continues at once.",
+                fields=tuple(fields))
+
+
+def repo_value(index: int, repo: str) -> str:
+    """A form value that survives the round trip: a name with characters the text policy
+    changes (controls, line breaks) is sent as ``#<n>`` instead."""
+    return repo if one_line(repo) == repo and not repo.startswith("#") else f"#{index}"
+
+
+def repo_of(value: str, repos: list[str]) -> str:
+    number = value[1:]
+    if value.startswith("#") and number.isascii() and number.isdigit():
+        index = int(number)
+        if 1 <= index <= len(repos) and repo_value(index, repos[index - 1]) == value:
+            return repos[index - 1]
+    return value
