@@ -1,10 +1,13 @@
-"""Pure text formatting for what agents and the manager say in the chat."""
+"""Pure text formatting for what agents and the manager say in the chat: the one place for
+paths as shown (``display_path``), code blocks, durations, tool lines and message splitting."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 from agentchat.chat.textpolicy import guard_agent_text, one_line
@@ -14,16 +17,20 @@ MAX_CHUNK = 3500  # characters per chat message: a few phone screens, far below 
 _PATH_TOOLS = {"Read", "Write", "Edit", "MultiEdit", "NotebookEdit"}
 
 
-def short_path(path: str, cwd: str | None) -> str:
-    """A path relative to the repository when it lies inside it."""
-    if cwd and os.path.isabs(path):
-        try:
-            rel = os.path.relpath(path, cwd)
-        except ValueError:
-            return path
-        if not rel.startswith(".."):
-            return rel
-    return path
+def display_path(path: object, cwd: str | os.PathLike[str] | None) -> str:
+    """Paths relative to the agent's working directory: shorter and no host layout leaks.
+
+    Lexical (nothing is normalised or resolved): ``a/../b`` stays as the agent wrote it, and
+    what it really leads to is the prompts' business (permissions.prompt_text.real_target).
+    """
+    text = str(path)
+    if cwd is None or not text.startswith("/"):
+        return text
+    try:
+        rel = PurePosixPath(text).relative_to(PurePosixPath(os.fspath(cwd)))
+    except ValueError:
+        return text
+    return str(rel) if str(rel) != "." else text
 
 
 def _clip(text: str, limit: int) -> str:
@@ -41,7 +48,7 @@ def tool_line(name: str, tool_input: dict[str, Any], cwd: str | None = None) -> 
     if name in _PATH_TOOLS:
         path = tool_input.get("file_path") or tool_input.get("notebook_path")
         if isinstance(path, str):
-            return f"🔧 {name} {one_line(short_path(path, cwd))}"
+            return f"🔧 {name} {one_line(display_path(path, cwd))}"
     if name == "Bash" and isinstance(tool_input.get("command"), str):
         return f"🔧 Bash: {_clip(tool_input['command'], 120)}"
     if name in ("Glob", "Grep") and isinstance(tool_input.get("pattern"), str):
@@ -53,7 +60,7 @@ def tool_line(name: str, tool_input: dict[str, Any], cwd: str | None = None) -> 
     if name == "TodoWrite":
         return "🔧 Updated the todo list"
     if name == "mcp__agentchat__send_file" and isinstance(tool_input.get("path"), str):
-        return f"🔧 Send file {short_path(tool_input['path'], cwd)}"
+        return f"🔧 Send file {display_path(tool_input['path'], cwd)}"
     compact = json.dumps(tool_input, ensure_ascii=False, separators=(",", ":"))
     return f"🔧 {name} {_clip(compact, 80)}" if tool_input else f"🔧 {name}"
 
@@ -153,10 +160,11 @@ def _cut_lines(text: str, limit: int) -> list[str]:
     return pieces
 
 
-def code_block(text: str) -> str:
-    """Text in a XEP-0393 preformatted block; a line that would close it early gets a space."""
-    lines = [" " + ln if _is_fence(ln) else ln for ln in text.split("\n")]
-    return "\n".join(["```", *lines, "```"])
+def code_block(text: str | Sequence[str]) -> str:
+    """Text (or its lines) in a XEP-0393 preformatted block; a line that would close it early
+    gets a space."""
+    lines = text.split("\n") if isinstance(text, str) else text
+    return "\n".join(["```", *(" " + ln if _is_fence(ln) else ln for ln in lines), "```"])
 
 
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.+?)(?:\s+#+)?\s*$")
@@ -208,7 +216,16 @@ def to_styling(text: str) -> str:
     return "\n".join(out)
 
 
+def spoken_duration(seconds: float) -> str:
+    """For sentences: "5 minutes", "1.5 minutes", "30 seconds"."""
+    if seconds >= 60:
+        minutes = round(seconds / 60, 1)
+        return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} second{'s' if seconds != 1 else ''}"
+
+
 def format_duration(seconds: float) -> str:
+    """Compact, for status lines: "5s", "2m 5s", "3h 1m", "3d 0h"."""
     seconds = int(seconds)
     if seconds < 60:
         return f"{seconds}s"

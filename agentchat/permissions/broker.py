@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from agentchat.chat.format import spoken_duration
 from agentchat.jid import bare_jid
 
 from .answers import (
@@ -74,13 +75,6 @@ class _Agent:
     mcp_prompts: bool = True  # False: it asks over its own channel (ACP), not permission_prompt
     pending: dict[str, _Pending] = attrs.field(factory=dict)
     closed: OrderedDict[str, str] = attrs.field(factory=OrderedDict)  # id -> "allowed"...
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 60:
-        minutes = round(seconds / 60, 1)
-        return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
-    return f"{seconds:g} second{'s' if seconds != 1 else ''}"
 
 
 def _closed_word(decision: Decision) -> str:
@@ -247,7 +241,7 @@ class PermissionBroker:
             )
             raise
         if not future.done():
-            minutes = _duration(self.permission_timeout_s)
+            minutes = spoken_duration(self.permission_timeout_s)
             self._resolve(
                 agent,
                 pending,

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from agentchat.chat.format import code_block, display_path
 from agentchat.chat.textpolicy import guard_agent_text, neutralize, one_line
 
 from .model import Decision, PermissionRequest
@@ -51,18 +52,6 @@ def action_label(tool_name: str) -> str:
         if len(parts) == 3:
             return _cap(one_line(f"Use Tool {parts[1]}/{parts[2]}"), SUMMARY_CHARS)
     return _cap(one_line(f"Use Tool {tool_name}"), SUMMARY_CHARS)
-
-
-def display_path(path: object, cwd: Path | None) -> str:
-    """Paths relative to the agent's working directory: shorter and no host layout leaks."""
-    text = str(path)
-    if cwd is None or not text.startswith("/"):
-        return text
-    try:
-        rel = PurePosixPath(text).relative_to(PurePosixPath(str(cwd)))
-    except ValueError:
-        return text
-    return str(rel) if str(rel) != "." else text
 
 
 def real_target(path: str, cwd: Path | None) -> tuple[str | None, bool]:
@@ -107,12 +96,6 @@ def _cap_line(line: str, limit: int = LINE_CHARS) -> str:
 def _cap(text: str, limit: int) -> str:
     """A summary (lists, the audit log): at most ``limit`` characters in all."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def code_block(lines: list[str]) -> str:
-    """A ``` block; a line starting with ``` inside would close it, so it gets a space."""
-    safe = [" " + ln if ln.startswith("```") else ln for ln in lines]
-    return "\n".join(["```", *safe, "```"])
 
 
 def _lines(text: str) -> list[str]:

@@ -117,7 +117,7 @@ async def test_timeout(sink: FakeSink, audit_path: Path) -> None:
 
 
 def test_timeout_message_in_minutes() -> None:
-    from agentchat.permissions.broker import _duration
+    from agentchat.chat.format import spoken_duration as _duration
 
     assert _duration(300) == "5 minutes"
     assert _duration(60) == "1 minute"
