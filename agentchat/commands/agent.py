@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from agentchat.commands import forms
-from agentchat.commands.base import Command, CommandTable, Invalid, Parser, Section, Values
+from agentchat.commands.base import Command, CommandTable, Parser, Section, Values
 from agentchat.rooms.rules import RoomCommand, parse_room_command
 from agentchat.state.model import AgentStatus
 from agentchat.xmpp.adhoc import Ask, Done, Step
@@ -170,5 +170,3 @@ AGENT_COMMANDS: CommandTable[Agent] = CommandTable(
     footer="While a permission request is pending, answer it with\n"
            "yes / no (or '<id> yes' when several are pending).",
 )
-
-__all__ = ["AGENT_COMMANDS", "Invalid", "RoomCommands", "get_command_path"]

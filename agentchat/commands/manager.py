@@ -6,6 +6,7 @@ XEP-0050), and returns what to tell the user.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -17,6 +18,7 @@ from agentchat.commands.base import (
     ExecuteHandler,
     Invalid,
     Section,
+    SubmitHandler,
     Values,
 )
 from agentchat.jid import local_part
@@ -146,18 +148,22 @@ def _choose_agent(title: str, instructions: str) -> ExecuteHandler[ManagerCall]:
     return execute
 
 
-async def _kill_submit(call: ManagerCall, values: Values) -> Step:
-    name = single(values, "agent")
-    if not name:
-        return Done("No agent chosen.", "error")
-    return Done(await call.bot.kill(call.user, name))
+def _on_chosen(act: Callable[[ManagerCall, str], Awaitable[str]]) -> SubmitHandler[ManagerCall]:
+    """The submit of an agent choice: ``act`` on the chosen agent."""
+    async def submit(call: ManagerCall, values: Values) -> Step:
+        name = single(values, "agent")
+        if not name:
+            return Done("No agent chosen.", "error")
+        return Done(await act(call, name))
+    return submit
 
 
-async def _status_submit(call: ManagerCall, values: Values) -> Step:
-    name = single(values, "agent")
-    if not name:
-        return Done("No agent chosen.", "error")
-    return Done(call.bot.status_text(call.user, name))
+async def _kill_chosen(call: ManagerCall, name: str) -> str:
+    return await call.bot.kill(call.user, name)
+
+
+async def _status_chosen(call: ManagerCall, name: str) -> str:
+    return call.bot.status_text(call.user, name)
 
 
 MANAGER_COMMANDS: CommandTable[ManagerCall] = CommandTable(
@@ -171,11 +177,12 @@ MANAGER_COMMANDS: CommandTable[ManagerCall] = CommandTable(
         Command("status", "status of one agent (status alone: all of them)", _status_run,
                 usage="status <name>", parse=_status,
                 node="agent-status", label="Agent status",
-                execute=_choose_agent("Agent status", "Which agent?"), submit=_status_submit),
+                execute=_choose_agent("Agent status", "Which agent?"),
+                submit=_on_chosen(_status_chosen)),
         Command("kill", "force-stop an agent", _kill_run, usage="kill <name>", parse=_kill,
                 node="kill-agent", label="Kill agent",
                 execute=_choose_agent("Kill agent", "Force-stop one of your agents."),
-                submit=_kill_submit),
+                submit=_on_chosen(_kill_chosen)),
         Command("repos", "list the repositories under the work directory", _repos,
                 parse=lambda a, t: Repos()),
         Command("help", "this text", _help, hidden_aliases=("?", "h"),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from agentchat.chat.textpolicy import one_line
-from agentchat.commands.manager import EMPTY, MANAGER_COMMANDS, ManagerCall
+from agentchat.commands.manager import EMPTY, MANAGER_COMMANDS, NO_AGENTS, ManagerCall
 from agentchat.jid import local_part
 from agentchat.manager.flow import CreateRequest, CreationFlow, advance, type_question
 
@@ -131,7 +131,7 @@ class ManagerBot:
     def list_text(self, user: str) -> str:
         agents = self._host.agents_of(user)
         if not agents:
-            return "You have no agents. Send 'new' to create one."
+            return NO_AGENTS
         lines = ["Your agents:"]
         for agent in agents:
             _, _, status = agent.presence()
@@ -149,7 +149,7 @@ class ManagerBot:
         agents = self._host.agents_of(user)
         if name is None:
             if not agents:
-                return "You have no agents. Send 'new' to create one."
+                return NO_AGENTS
             return "\n\n".join(a.status_text() for a in agents)
         for agent in agents:
             if agent.name == name:
