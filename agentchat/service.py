@@ -50,6 +50,9 @@ from agentchat.permissions.mcp_app import (
 )
 from agentchat.permissions.model import AlwaysRule
 from agentchat.rooms.manager import RoomManager, RoomPresencePort
+from agentchat.sessions import claude_store
+from agentchat.sessions.model import SessionInfo, SessionListing
+from agentchat.sessions.view import preview
 from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
 from agentchat.state.saver import StateSaver
 from agentchat.state.store import StateError, StateStore
@@ -268,7 +271,8 @@ class Service:
                                   mcp=(mcp_url(self.mcp.port), secret))
         config_path = self.mcp_config_path(record.name)
         try:
-            config_dir = cli_home.prepare(home, record.session_id, resume=resume)
+            config_dir = cli_home.prepare(home, record.session_id, resume=resume,
+                                          env={**os.environ, **self._agent_env_given})
             config_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_mcp_config(config_path, self.mcp.port, secret,
                              permission_timeout_s=self.config.mcp.permission_timeout_s)
@@ -393,20 +397,34 @@ class Service:
     async def create_agent(self, owner: str, request: CreateRequest) -> str:
         if request.agent_type not in dict(self.agent_types()):
             raise CreateError(f"unknown agent type '{request.agent_type}'")
-        try:
-            cwd = resolve_repo(self.config.work.base_path, request.repo)
-        except WorkspaceError as exc:
-            raise CreateError(str(exc)) from None
-        refusal = self.capacity_error()
-        if refusal is not None:
-            raise CreateError(refusal)
-        name = generate_name({r.name for r in self.state.agents} | {self.config.manager.username})
+        cwd = self._creation_checks(request.repo)
+        name = self._new_name()
         now = time.time()
         record = AgentRecord(
             name=name, owner=owner, agent_type=request.agent_type, repo=request.repo,
             cwd=str(cwd), task=request.task, session_id=str(uuid.uuid4()), created=now,
             last_active=now,
         )
+        return await self._launch(record, request.task)
+
+    def _creation_checks(self, repo: str) -> Path:
+        """The repository's directory, if an agent may be created there now; else CreateError."""
+        try:
+            cwd = resolve_repo(self.config.work.base_path, repo)
+        except WorkspaceError as exc:
+            raise CreateError(str(exc)) from None
+        refusal = self.capacity_error()
+        if refusal is not None:
+            raise CreateError(refusal)
+        return cwd
+
+    def _new_name(self) -> str:
+        return generate_name({r.name for r in self.state.agents} | {self.config.manager.username})
+
+    async def _launch(self, record: AgentRecord, first_message: str | None) -> str:
+        """Start a new agent's process, save it, introduce it to its owner and hand it its
+        first message (none for a resumed session: the owner's next message continues it)."""
+        name, owner = record.name, record.owner
         agent = self._make_agent(record)
         error = await agent.start_process()
         if error is not None:
@@ -426,14 +444,66 @@ class Service:
             self._remove_agent_files(name)
             raise CreateError(f"cannot save state: {describe(exc)}") from None
         self._refresh_manager_presence()  # the owner is a known user only from now on
-        log.info("%s: created for %s in %s", name, owner, request.repo)
+        log.info("%s: created for %s in %s", name, owner, record.repo)
         jid = self.component.jid_of(name)
         self.component.subscribe(name, owner, nick=name)
         agent.refresh_presence()
-        task = asyncio.ensure_future(agent.deliver(request.task))  # after the "created" reply
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        if first_message is not None:
+            task = asyncio.ensure_future(agent.deliver(first_message))  # after the reply
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return jid
+
+    # ------------------------------------------------------------------ earlier sessions
+
+    def _operator_claude_dir(self) -> Path:
+        """The Claude config dir of the operator (``CLAUDE_CONFIG_DIR`` or ``~/.claude``),
+        where a ``claude`` run in a terminal keeps its sessions."""
+        return cli_home.operator_config_dir({**os.environ, **self._agent_env_given})
+
+    async def list_sessions(self, repo: str) -> SessionListing:
+        try:
+            cwd = resolve_repo(self.config.work.base_path, repo)
+        except WorkspaceError as exc:
+            return SessionListing(repo, notes=(str(exc),))
+        found: list[SessionInfo] = []
+        notes: list[str] = []
+        for kind in offered_types(self.config):
+            if kind.backend == "claude":
+                found += await asyncio.to_thread(
+                    claude_store.list_sessions, self._operator_claude_dir(), cwd, repo,
+                    agent_type=kind.name, label=kind.label)
+            else:
+                notes.append(f"{kind.label}: its sessions cannot be listed here.")
+        found.sort(key=lambda s: s.modified or 0.0, reverse=True)
+        return SessionListing(repo, tuple(found), tuple(notes))
+
+    async def resume_session(self, owner: str, info: SessionInfo) -> tuple[str, str | None]:
+        kind = self.types.get(info.agent_type)
+        if kind is None or info.agent_type not in dict(self.agent_types()):
+            raise CreateError(f"unknown agent type '{info.agent_type}'")
+        cwd = self._creation_checks(info.repo)
+        name = self._new_name()
+        in_use = None
+        if kind.backend == "claude":
+            if info.path is None:
+                raise CreateError("the session's transcript is not known")
+            in_use = claude_store.check_in_use(self._operator_claude_dir(), info)
+            try:
+                cli_home.import_session(self.agent_home(name) / ".claude", info.path,
+                                        claude_store.project_dir_name(str(cwd)))
+            except OSError as exc:
+                self._remove_agent_files(name)
+                raise CreateError(f"cannot copy the session: {describe(exc)}") from None
+        now = time.time()
+        record = AgentRecord(
+            name=name, owner=owner, agent_type=info.agent_type, repo=info.repo, cwd=str(cwd),
+            task=f"continues {info.label} session {info.session_id[:8]}: "
+                 f"{preview(info.first_prompt, 200)}",
+            session_id=info.session_id, created=now, last_active=now, started_once=True,
+        )
+        log.info("%s: resumes %s session %s", name, info.label, info.session_id)
+        return await self._launch(record, None), in_use
 
     async def kill_agent(self, owner: str, name: str) -> bool:
         agent = self.agents.get(name)

@@ -107,3 +107,23 @@ def _adopt_session(operator: Path, config_dir: Path, session_id: str) -> None:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         shutil.copyfile(found, target)
         return
+
+
+def import_session(config_dir: Path, transcript: Path, project: str) -> Path:
+    """Copy a session the operator ran elsewhere (a terminal's ``claude``) into an agent's own
+    config dir, under ``projects/<project>/`` (the agent's working directory as the CLI names
+    it), so that ``--resume <id>`` finds it; the CLI's per-session folder next to it (sub-agent
+    transcripts, large tool results) comes along. Returns the copy.
+
+    The copy is the agent's own: the terminal's transcript is never written by the agent, so
+    the two continue separately from here. Raises ``OSError`` (full disk, unreadable file).
+    """
+    folder = config_dir / "projects" / project
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = folder / transcript.name
+    shutil.copyfile(transcript, target)
+    target.chmod(0o600)
+    extras = transcript.with_suffix("")
+    if extras.is_dir() and not extras.is_symlink():
+        shutil.copytree(extras, folder / extras.name, symlinks=True, dirs_exist_ok=True)
+    return target

@@ -74,6 +74,16 @@ class Status:
 
 
 @attrs.frozen
+class Sessions:
+    repo: str | None  # a number from 'repos' or a name; None: ask which
+
+
+@attrs.frozen
+class Resume:
+    number: int  # 1-based, in the last 'sessions' listing shown to this user
+
+
+@attrs.frozen
 class Unknown:
     text: str
 
@@ -90,6 +100,17 @@ def _status(args: list[str], text: str) -> Status | Invalid:
     if len(args) > 1:
         return Invalid("Usage: status <agent-name>  (or just 'status' for all agents)")
     return Status(local_part(args[0]) if args else None)
+
+
+def _sessions(args: list[str], text: str) -> Sessions:
+    rest = text.strip().split(None, 1)  # a repository name may have spaces
+    return Sessions(rest[1].strip() if len(rest) > 1 else None)
+
+
+def _resume(args: list[str], text: str) -> Resume | Invalid:
+    if len(args) != 1 or not (args[0].isascii() and args[0].isdigit()):
+        return Invalid("Usage: resume <n>  (n: a number from the last 'sessions <repo>' list)")
+    return Resume(int(args[0]))
 
 
 # ---------------------------------------------------------------------- handlers
@@ -129,6 +150,14 @@ async def _list_node(call: ManagerCall) -> Step:
 
 async def _repos(call: ManagerCall, args: object) -> str:
     return call.bot.repos_text()
+
+
+async def _sessions_run(call: ManagerCall, args: Sessions) -> str:
+    return await call.bot.sessions(call.user, args.repo)
+
+
+async def _resume_run(call: ManagerCall, args: Resume) -> str:
+    return await call.bot.resume(call.user, args.number)
 
 
 async def _status_run(call: ManagerCall, args: Status) -> str:
@@ -185,6 +214,10 @@ MANAGER_COMMANDS: CommandTable[ManagerCall] = CommandTable(
                 submit=_on_chosen(_kill_chosen)),
         Command("repos", "list the repositories under the work directory", _repos,
                 parse=lambda a, t: Repos()),
+        Command("sessions", "earlier sessions in a repository (number or name), e.g. a "
+                "terminal's claude", _sessions_run, usage="sessions <repo>", parse=_sessions),
+        Command("resume", "a new agent that continues session n of the last 'sessions' list",
+                _resume_run, usage="resume <n>", parse=_resume),
         Command("help", "this text", _help, hidden_aliases=("?", "h"),
                 parse=lambda a, t: Help()),
     ), note="During 'new', send 'cancel' to stop."),),

@@ -8,7 +8,16 @@ from typing import Protocol
 from agentchat.chat.textpolicy import one_line
 from agentchat.commands.manager import EMPTY, MANAGER_COMMANDS, NO_AGENTS, ManagerCall
 from agentchat.jid import local_part
-from agentchat.manager.flow import CreateRequest, CreationFlow, advance, type_question
+from agentchat.manager.flow import (
+    CreateRequest,
+    CreationFlow,
+    _choose,
+    advance,
+    repo_question,
+    type_question,
+)
+from agentchat.sessions.model import SessionInfo, SessionListing
+from agentchat.sessions.view import in_use_warning, listing_text, preview
 
 
 class AgentView(Protocol):
@@ -41,6 +50,13 @@ class ManagerHost(Protocol):
 
     async def kill_agent(self, owner: str, name: str) -> bool: ...
 
+    async def list_sessions(self, repo: str) -> SessionListing:
+        """Earlier sessions in ``repo`` (a name from ``repos()``), newest first."""
+
+    async def resume_session(self, owner: str, info: SessionInfo) -> tuple[str, str | None]:
+        """Create an agent that continues ``info``: (its full JID, why the session seems to
+        be in use in a terminal right now, or None). Raises CreateError."""
+
     @property
     def base_path(self) -> str: ...
 
@@ -50,6 +66,7 @@ class ManagerBot:
         self._host = host
         self._say = say  # (to, text)
         self._flows: dict[str, CreationFlow] = {}
+        self._listings: dict[str, SessionListing] = {}  # the last 'sessions' shown to a user
 
     def in_flow(self, user: str) -> bool:
         return user in self._flows
@@ -106,6 +123,50 @@ class ManagerBot:
         if await self._host.kill_agent(user, name):
             return f"Killed {name}."
         return self._no_such_agent(user, name)
+
+    # ------------------------------------------------------------------ sessions
+
+    async def sessions(self, user: str, repo: str | None) -> str:
+        """The earlier sessions in a repository (by number or name, as ``new`` takes it);
+        remembered for this user's ``resume <n>``."""
+        repos = self._host.repos()
+        if not repos:
+            return f"No repositories under {self._host.base_path}."
+        index = None if repo is None else _choose(repo, repos)
+        if index is None:
+            what = ("Which repository? " if repo is None
+                    else f"Unknown repository '{one_line(repo[:60])}'. ")
+            return f"{what}Send 'sessions <n>' or 'sessions <name>'.\n{repo_question(repos)}"
+        listing = await self._host.list_sessions(repos[index])
+        self._listings[user] = listing
+        return listing_text(listing)
+
+    async def resume(self, user: str, number: int) -> str:
+        listing = self._listings.get(user)
+        if listing is None:
+            return ("Send 'sessions <repo>' first: 'resume <n>' continues session n of that "
+                    "list.")
+        if not 1 <= number <= len(listing.sessions):
+            if not listing.sessions:
+                return (f"The last list had no sessions (in {one_line(listing.repo)}). "
+                        "Send 'sessions <repo>' for another repository.")
+            return (f"No session {number} in the last list (1–{len(listing.sessions)}, "
+                    f"in {one_line(listing.repo)}).")
+        refusal = self._host.capacity_error()
+        if refusal is not None:
+            return f"Cannot create an agent now: {refusal}"
+        info = listing.sessions[number - 1]
+        try:
+            jid, in_use = await self._host.resume_session(user, info)
+        except CreateError as exc:
+            return f"Could not create the agent: {exc}"
+        name = local_part(jid)
+        topic = f" (“{preview(info.first_prompt, 60)}”)" if info.first_prompt.strip() else ""
+        short = one_line(info.session_id[:8])
+        text = (f"Agent {name} created: it continues the {info.label} session {short}{topic} "
+                f"in {one_line(info.repo)}. Chat at {jid}: your next message there continues "
+                "that conversation.")
+        return text if in_use is None else f"{text}\n{in_use_warning(in_use)}"
 
     def start_flow(self, user: str) -> None:
         """``new``: ask the first question of the creation dialogue (or say why not)."""

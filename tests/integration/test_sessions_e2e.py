@@ -1,0 +1,94 @@
+"""Picking up a session started in a terminal: ``sessions <repo>`` and ``resume <n>`` through
+the real Prosody with the real Claude Code CLI (both the terminal's run and the agent)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from agentchat.service import Service
+from tests.support import scripted_api as sa
+from tests.support.chat_flows import MANAGER, reply
+from tests.support.claude_env import claude_env, claude_path
+from tests.support.xmpp_client import ClientPool
+
+pytestmark = pytest.mark.usefixtures("component_free")
+
+RESUMED = re.compile(r"^Agent ([a-z]+-[a-z]+) created: it continues the Claude Code session "
+                     r"([0-9a-f]{8}) ")
+
+
+async def run_in_terminal(repo: Path, prompt: str, env: dict[str, str]) -> None:
+    """``claude -p <prompt>`` in ``repo``, as the operator would at a terminal."""
+    proc = await asyncio.create_subprocess_exec(
+        claude_path(), "-p", prompt, cwd=repo, env={"PATH": os.environ["PATH"], **env},
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, (out, err)
+
+
+async def test_terminal_session_listed_and_resumed(
+    service: Service, api: sa.ScriptedAnthropic, tmp_path: Path, make_user,
+    connect_client: ClientPool,
+) -> None:
+    repo = Path(service.config.work.base_path) / "my-project"
+    # the operator's config dir is the one the service's agents are templated from
+    api.push(sa.text("Noted: the word is PINEAPPLE."))
+    await run_in_terminal(repo, "Remember the word PINEAPPLE\nfor later \x1b[31mplease",
+                          claude_env(tmp_path, api))
+    store = Path(claude_env(tmp_path, api)["CLAUDE_CONFIG_DIR"]) / "projects"
+    [transcript] = store.glob("*/*.jsonl")
+    size_before = transcript.stat().st_size
+
+    client = await connect_client(make_user())
+    client.send(MANAGER, "resume 1")
+    await client.expect(MANAGER, "Send 'sessions <repo>' first")
+    client.send(MANAGER, "sessions 2")  # by number, as 'repos' and 'new' show them
+    listing = str((await client.expect(MANAGER, "Earlier sessions in my-project"))["body"])
+    assert "[1] Claude Code · " in listing
+    # the first prompt on one line, its escape character visible, not acted on
+    assert "“Remember the word PINEAPPLE for later ␛[31mplease”" in listing
+    assert "\x1b" not in listing
+    # just written: it may still be open in the terminal, and the listing says so
+    assert "may be in use in a terminal right now: its transcript was written" in listing
+    assert "resume <n>" in listing
+
+    client.send(MANAGER, "resume 1")
+    created = await client.expect(MANAGER, RESUMED)
+    match = RESUMED.match(str(created["body"]))
+    assert match is not None and transcript.stem.startswith(match.group(2))
+    assert "seems to be in use in a terminal" in str(created["body"])
+    agent = f"{match.group(1)}@agents.example.com"
+
+    api.push(sa.text("The word was PINEAPPLE."))
+    client.send(agent, "Which word did I ask you to remember?")
+    await reply(client, agent, "The word was PINEAPPLE.")
+    # the request carries the terminal's turns: the session was continued, not restarted
+    texts = api.all_user_texts()
+    assert texts[0].startswith("Remember the word PINEAPPLE")
+    assert texts[-1] == "Which word did I ask you to remember?"
+    assert "Noted: the word is PINEAPPLE." in str(api.requests[-1]["messages"])
+    assert str(repo) in str(api.requests[-1])
+    # the agent wrote to its own copy; the terminal's transcript is as it was
+    assert transcript.stat().st_size == size_before
+    own = service.agent_home(match.group(1)) / ".claude" / "projects"
+    assert [p.name for p in own.glob("*/*.jsonl")] == [transcript.name]
+
+
+async def test_sessions_of_a_repository_without_any(
+    service: Service, make_user, connect_client: ClientPool
+) -> None:
+    client = await connect_client(make_user())
+    client.send(MANAGER, "sessions another-repo")
+    await client.expect(MANAGER, "No earlier sessions found in another-repo.")
+    client.send(MANAGER, "resume 1")
+    await client.expect(MANAGER, "The last list had no sessions (in another-repo).")
+    client.send(MANAGER, "sessions nowhere")
+    await client.expect(MANAGER, re.compile(
+        r"^Unknown repository 'nowhere'\. .*\nAvailable repos: \[1\] another-repo "
+        r"\[2\] my-project$", re.S))
