@@ -50,7 +50,7 @@ from agentchat.permissions.mcp_app import (
 )
 from agentchat.permissions.model import AlwaysRule
 from agentchat.rooms.manager import RoomManager, RoomPresencePort
-from agentchat.sessions import claude_store
+from agentchat.sessions import acp_list, claude_store
 from agentchat.sessions.model import SessionInfo, SessionListing
 from agentchat.sessions.view import preview
 from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
@@ -128,6 +128,7 @@ class Service:
         self._restart_notices: dict[str, list[str]] = {}
         self._access_restored: dict[str, list[str]] = {}  # owner -> agents, told at connect
         self._announced_restart = False
+        self._no_session_list: dict[str, str] = {}  # ACP types without session/list: the note
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -473,10 +474,44 @@ class Service:
                 found += await asyncio.to_thread(
                     claude_store.list_sessions, self._operator_claude_dir(), cwd, repo,
                     agent_type=kind.name, label=kind.label)
-            else:
-                notes.append(f"{kind.label}: its sessions cannot be listed here.")
+                continue
+            listed, note = await self._acp_sessions(kind, cwd, repo)
+            found += listed
+            if note is not None:
+                notes.append(note)
         found.sort(key=lambda s: s.modified or 0.0, reverse=True)
         return SessionListing(repo, tuple(found), tuple(notes))
+
+    def _template_env(self, kind: AgentType) -> dict[str, str]:
+        """The configured environment of an ACP type, whose HOME and config dir variables name
+        the operator's own directories (the templates of each agent's copies)."""
+        return {**os.environ, **self._agent_env_given, **kind.env}
+
+    async def _acp_sessions(self, kind: AgentType, cwd: Path, repo: str
+                            ) -> tuple[list[SessionInfo], str | None]:
+        """What the type's ACP agent lists (``session/list``) for ``cwd``, run on the
+        operator's own config dirs; else a note saying why there is nothing."""
+        if kind.name in self._no_session_list:
+            return [], self._no_session_list[kind.name]
+        template = self._template_env(kind)
+        own = {"HOME": template.get("HOME") or str(Path.home()),
+               **{d.env: str(d.template(template)) for d in kind.config_dirs if d.env}}
+        env = agent_environment(os.environ, declared=kind.declared, own={
+            **agent_environment(self._agent_env_given, declared=kind.declared), **kind.env,
+            **own})
+        argv = [kind.resolve() or kind.command, *kind.args]
+        try:
+            return await acp_list.list_sessions(argv, env, cwd, repo, agent_type=kind.name,
+                                                label=kind.label), None
+        except acp_list.NoSessionList:
+            note = (f"{kind.label}: cannot list its sessions (its ACP agent does not offer "
+                    "session/list).")
+            self._no_session_list[kind.name] = note  # asked once per run, not at every listing
+            return [], note
+        except Exception as exc:
+            log.warning("%s: session/list failed: %s", kind.label, exc)
+            why = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
+            return [], f"{kind.label}: could not list its sessions ({why[:200]})."
 
     async def resume_session(self, owner: str, info: SessionInfo) -> tuple[str, str | None]:
         kind = self.types.get(info.agent_type)
@@ -495,6 +530,17 @@ class Service:
             except OSError as exc:
                 self._remove_agent_files(name)
                 raise CreateError(f"cannot copy the session: {describe(exc)}") from None
+        elif kind.config_dirs:  # an ACP agent: its session's files into the agent's own dirs
+            try:
+                copied = cli_home.import_files(self.agent_home(name), kind.config_dirs,
+                                               self._template_env(kind), info.session_id)
+            except OSError as exc:
+                self._remove_agent_files(name)
+                raise CreateError(f"cannot copy the session: {describe(exc)}") from None
+            if not copied and any(d.sessions for d in kind.config_dirs):
+                self._remove_agent_files(name)
+                raise CreateError(f"the files of {kind.label} session {info.session_id[:60]} "
+                                  "were not found")
         now = time.time()
         record = AgentRecord(
             name=name, owner=owner, agent_type=info.agent_type, repo=info.repo, cwd=str(cwd),

@@ -14,6 +14,7 @@ the originals.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -30,11 +31,15 @@ class ConfigDir:
     ``name``: where it lives in a home (``.codex``). ``env``: the variable that names it
     (``CODEX_HOME``), set to the agent's copy; its configured value, if any, is the template
     (else ``<configured HOME>/<name>``). ``files``: copied from the template at every start.
+    ``sessions``: see ``import_files``.
     """
 
     name: str
     env: str = ""
     files: tuple[str, ...] = ()
+    # where a session's files are, relative to the dir: a glob with ``{id}`` (Codex: its
+    # rollout files); an agent picking up a session gets a copy of these (``import_files``)
+    sessions: str = ""
 
     def template(self, env: Mapping[str, str]) -> Path:
         if self.env and env.get(self.env):
@@ -127,3 +132,29 @@ def import_session(config_dir: Path, transcript: Path, project: str) -> Path:
     if extras.is_dir() and not extras.is_symlink():
         shutil.copytree(extras, folder / extras.name, symlinks=True, dirs_exist_ok=True)
     return target
+
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def import_files(home: Path, dirs: Iterable[ConfigDir], template_env: Mapping[str, str],
+                 session_id: str) -> int:
+    """Copy one session's files (each dir's ``sessions`` glob) from the configured dirs into
+    the agent's own, at the same relative paths, so that ``session/load`` finds it there.
+    Returns how many files were copied; raises ``OSError`` (full disk, unreadable file)."""
+    if not _SESSION_ID.match(session_id):
+        return 0
+    copied = 0
+    for spec in dirs:
+        if not spec.sessions:
+            continue
+        template, own = spec.template(template_env), home / spec.name
+        for found in template.glob(spec.sessions.format(id=session_id)):
+            if found.is_symlink() or not found.is_file():
+                continue
+            target = own / found.relative_to(template)
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            shutil.copyfile(found, target)
+            target.chmod(0o600)
+            copied += 1
+    return copied

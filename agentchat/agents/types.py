@@ -48,8 +48,10 @@ class AgentType:
 # ~/.gemini: settings, OAuth login; sessions under tmp/<project>/chats
 GEMINI_DIR = ConfigDir(".gemini", files=("settings.json", "oauth_creds.json",
                                          "google_accounts.json"))
-# $CODEX_HOME (~/.codex): model provider config, login; sessions under sessions/
-CODEX_DIR = ConfigDir(".codex", env="CODEX_HOME", files=("config.toml", "auth.json"))
+# $CODEX_HOME (~/.codex): model provider config, login; sessions under sessions/ as
+# sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl (codex-acp 0.16.0 loads one copied there alone)
+CODEX_DIR = ConfigDir(".codex", env="CODEX_HOME", files=("config.toml", "auth.json"),
+                      sessions="sessions/*/*/*/rollout-*-{id}.jsonl")
 
 _DEFAULTS: dict[str, AgentType] = {
     CLAUDE: AgentType(CLAUDE, "claude", "Claude Code", "claude",

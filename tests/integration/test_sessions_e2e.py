@@ -4,16 +4,23 @@ the real Prosody with the real Claude Code CLI (both the terminal's run and the 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agentchat.agents.types import native_codex
+from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
+from tests.support import scripted_openai as so
+from tests.support.agent_envs import CODEX, GEMINI, codex_env, pinned
 from tests.support.chat_flows import MANAGER, reply
 from tests.support.claude_env import claude_env, claude_path
+from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ClientPool
 
 pytestmark = pytest.mark.usefixtures("component_free")
@@ -92,3 +99,80 @@ async def test_sessions_of_a_repository_without_any(
     await client.expect(MANAGER, re.compile(
         r"^Unknown repository 'nowhere'\. .*\nAvailable repos: \[1\] another-repo "
         r"\[2\] my-project$", re.S))
+
+
+async def acp_session_elsewhere(binary: str, repo: Path, env: dict[str, str], prompt: str,
+                                log: Path) -> str:
+    """One prompt in a new session of an ACP agent run directly (as an editor would run it),
+    on the operator's own config; returns the session id."""
+    proc = await asyncio.create_subprocess_exec(
+        binary, cwd=repo, env={"PATH": os.environ["PATH"], **env},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log.open("wb"),
+        limit=1 << 24)
+    assert proc.stdin is not None and proc.stdout is not None
+    calls = 0
+
+    async def call(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        message = {"jsonrpc": "2.0", "id": calls, "method": method, "params": params}
+        proc.stdin.write(json.dumps(message).encode() + b"\n")  # type: ignore[union-attr]
+        while True:  # notifications (session/update) pass by
+            answer = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))  # type: ignore[union-attr]
+            if answer.get("id") == calls and "method" not in answer:
+                assert "result" in answer, answer
+                return answer["result"]  # type: ignore[no-any-return]
+
+    try:
+        await call("initialize", {"protocolVersion": 1, "clientCapabilities": {}})
+        session = (await call("session/new", {"cwd": str(repo), "mcpServers": []}))["sessionId"]
+        done = await call("session/prompt", {"sessionId": session,
+                                             "prompt": [{"type": "text", "text": prompt}]})
+        assert done["stopReason"] == "end_turn"
+    finally:
+        proc.terminate()  # codex-acp ends on SIGTERM only
+        await proc.wait()
+    return str(session)
+
+
+async def test_codex_session_listed_by_session_list_and_resumed(
+    prosody: EmbeddedProsody, tmp_path: Path, make_user, connect_client: ClientPool,
+) -> None:
+    """Codex lists its sessions over ACP (session/list); Gemini CLI does not offer it, and the
+    listing says so. A Codex session run elsewhere is continued by a new agent."""
+    async with so.ScriptedOpenAI() as api:
+        operator = {**codex_env(tmp_path, api), "GEMINI_API_KEY": "dummy"}
+        types = {"AGENTS_TYPES": json.dumps({"claude-code": {},
+                                             "codex": {"command": pinned(CODEX)},
+                                             "gemini": {"command": pinned(GEMINI)}})}
+        async with running_service(prosody, tmp_path, api, env_overrides=types,
+                                   agent_env=operator) as service:
+            repo = Path(service.config.work.base_path) / "my-project"
+            api.push(so.text("Noted: PINEAPPLE."))
+            session = await acp_session_elsewhere(
+                native_codex(pinned(CODEX)), repo, operator, "Remember the word PINEAPPLE",
+                tmp_path / "codex.log")
+            [rollout] = Path(operator["CODEX_HOME"]).glob(f"sessions/*/*/*/*{session}.jsonl")
+            size_before = rollout.stat().st_size
+
+            client = await connect_client(make_user())
+            client.send(MANAGER, "sessions my-project")
+            listing = str((await client.expect(MANAGER, "Earlier sessions in my-project"))
+                          ["body"])
+            assert re.search(r"^\[1\] Codex · .* · “Remember the word PINEAPPLE”$", listing,
+                             re.M), listing
+            assert ("Gemini CLI: cannot list its sessions (its ACP agent does not offer "
+                    "session/list).") in listing
+
+            client.send(MANAGER, "resume 1")
+            created = str((await client.expect(MANAGER, "Agent "))["body"])
+            match = re.match(r"^Agent ([a-z]+-[a-z]+) created: it continues the Codex session "
+                             + session[:8], created)
+            assert match is not None, created
+            agent = f"{match.group(1)}@agents.example.com"
+            api.push(so.text("It was PINEAPPLE."))
+            client.send(agent, "Which word?")
+            await reply(client, agent, "It was PINEAPPLE.")
+            assert api.all_user_texts() == ["Remember the word PINEAPPLE", "Which word?"]
+            assert service.agents[match.group(1)].record.session_id == session
+            assert rollout.stat().st_size == size_before  # the agent wrote its own copy

@@ -11,7 +11,9 @@ and exits 3; ``mcp`` answers with the ``mcpServers`` its session was opened with
 anything else is answered ``echo: <text>``. Exits 0 when stdin closes.
 
 Environment: FAKE_ACP_NO_LOAD=1 → no ``loadSession`` capability; FAKE_ACP_MCP_HTTP=1 →
-``mcpCapabilities.http``.
+``mcpCapabilities.http``; FAKE_ACP_SESSIONS=<JSON list> → ``sessionCapabilities.list``, and
+``session/list`` answers those (``sessionId``, ``cwd``, ``title``, ``updatedAt``) two a page,
+unfiltered.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def prompt(request_id: int, params: dict[str, Any]) -> None:
 def main() -> None:
     load = os.environ.get("FAKE_ACP_NO_LOAD") != "1"
     mcp = {"http": os.environ.get("FAKE_ACP_MCP_HTTP") == "1"}
+    listed = os.environ.get("FAKE_ACP_SESSIONS")
+    sessions = json.loads(listed) if listed else None
     for line in sys.stdin:
         message = json.loads(line)
         method, request_id = message.get("method"), message.get("id")
@@ -92,10 +96,16 @@ def main() -> None:
             _answers[request_id] = message.get("result")
             _waiting.pop(request_id).set()
         elif method == "initialize":
-            send({"id": request_id, "result": {"protocolVersion": 1,
-                                               "agentCapabilities": {
-                                                   "loadSession": load,
-                                                   "mcpCapabilities": mcp}}})
+            caps: dict[str, Any] = {"loadSession": load, "mcpCapabilities": mcp}
+            if sessions is not None:
+                caps["sessionCapabilities"] = {"list": {}}
+            send({"id": request_id, "result": {"protocolVersion": 1, "agentCapabilities": caps}})
+        elif method == "session/list" and sessions is not None:
+            start = int(params.get("cursor") or 0)
+            page: dict[str, Any] = {"sessions": sessions[start:start + 2]}
+            if start + 2 < len(sessions):
+                page["nextCursor"] = str(start + 2)
+            send({"id": request_id, "result": page})
         elif method == "session/new":
             send({"id": request_id, "result": {"sessionId": "fake-session-1"}})
         elif method == "session/load":

@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 
 from agentchat.agents import cli_home
+from agentchat.agents.adapter import AgentStartError
+from agentchat.agents.types import CODEX_DIR
 from agentchat.manager import commands as c
 from agentchat.manager.bot import CreateError, ManagerBot
+from agentchat.sessions import acp_list
 from agentchat.sessions import claude_store as cs
 from agentchat.sessions.model import SessionInfo, SessionListing
 from agentchat.sessions.view import listing_text, preview
@@ -353,3 +356,51 @@ async def test_manager_sessions_and_resume() -> None:
     host.capacity = "3 agents running (the maximum)"
     assert (await ask("a@x", "resume 1")) == (
         "Cannot create an agent now: 3 agents running (the maximum)")
+
+
+# ----------------------------------------------------------------------- ACP session/list
+
+FAKE = Path(__file__).resolve().parents[1] / "support" / "fake_acp_agent.py"
+
+
+async def test_acp_session_list_pages_filtered_newest_first(tmp_path: Path) -> None:
+    listed = [
+        {"sessionId": "old", "cwd": str(tmp_path), "title": "first\x1b[2J",
+         "updatedAt": "2026-11-29T10:00:00Z"},
+        {"sessionId": "other-repo", "cwd": "/elsewhere", "title": "not this one"},
+        {"sessionId": "new", "cwd": str(tmp_path), "updatedAt": "2026-11-30T19:45:57.414+00:00"},
+        {"sessionId": "undated", "cwd": str(tmp_path), "title": "t", "updatedAt": "yesterday"},
+    ]
+    env = {"PATH": os.environ["PATH"], "FAKE_ACP_SESSIONS": json.dumps(listed)}
+    found = await acp_list.list_sessions([sys.executable, str(FAKE)], env, tmp_path, "r",
+                                         agent_type="codex", label="Codex")
+    assert [(s.session_id, s.first_prompt) for s in found] == [
+        ("new", ""), ("old", "first\x1b[2J"), ("undated", "t")]
+    assert found[0].modified == pytest.approx(1796067957.414)
+    assert found[0].agent_type == "codex" and found[0].label == "Codex" and found[0].repo == "r"
+
+
+async def test_acp_agent_without_session_list(tmp_path: Path) -> None:
+    with pytest.raises(acp_list.NoSessionList):
+        await acp_list.list_sessions([sys.executable, str(FAKE)], {"PATH": os.environ["PATH"]},
+                                     tmp_path, "r", agent_type="gemini", label="Gemini CLI")
+    with pytest.raises(AgentStartError, match="not found"):
+        await acp_list.list_sessions([str(tmp_path / "missing")], {}, tmp_path, "r",
+                                     agent_type="x", label="X")
+
+
+def test_import_files_copies_a_codex_session_at_its_relative_path(tmp_path: Path) -> None:
+    template = tmp_path / "operator" / ".codex"
+    sid = "01a22dfe-1594-76f0-9cb6-7aeb1dace469"
+    day = template / "sessions" / "2026" / "11" / "30"
+    rollout = day / f"rollout-2026-11-30T19-45-56-{sid}.jsonl"
+    rollout.parent.mkdir(parents=True)
+    rollout.write_text("{}\n")
+    (rollout.parent / "rollout-2026-11-30T19-45-57-other.jsonl").write_text("{}\n")
+    home = tmp_path / "agent"
+    env = {"CODEX_HOME": str(template)}
+    assert cli_home.import_files(home, (CODEX_DIR,), env, sid) == 1
+    assert (home / ".codex" / rollout.relative_to(template)).read_text() == "{}\n"
+    assert [p.name for p in (home / ".codex").rglob("*.jsonl")] == [rollout.name]
+    for hostile in ("*", "../x", "", "a/b"):
+        assert cli_home.import_files(home, (CODEX_DIR,), env, hostile) == 0
