@@ -7,6 +7,7 @@ talk to them, and hands each chat message to the manager or to the right agent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -14,6 +15,8 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+
+import attrs
 
 from agentchat.agents import cli_home
 from agentchat.agents.acp import AcpAdapter
@@ -469,18 +472,21 @@ class Service:
             return SessionListing(repo, notes=(str(exc),))
         found: list[SessionInfo] = []
         notes: list[str] = []
-        for kind in offered_types(self.config):
-            if kind.backend == "claude":
-                found += await asyncio.to_thread(
-                    claude_store.list_sessions, self._operator_claude_dir(), cwd, repo,
-                    agent_type=kind.name, label=kind.label)
-                continue
-            listed, note = await self._acp_sessions(kind, cwd, repo)
+        # every type at once: an ACP agent takes a second or more to start and answer
+        for listed, note in await asyncio.gather(*(
+                self._claude_sessions(kind, cwd, repo) if kind.backend == "claude"
+                else self._acp_sessions(kind, cwd, repo) for kind in offered_types(self.config))):
             found += listed
             if note is not None:
                 notes.append(note)
         found.sort(key=lambda s: s.modified or 0.0, reverse=True)
         return SessionListing(repo, tuple(found), tuple(notes))
+
+    async def _claude_sessions(self, kind: AgentType, cwd: Path, repo: str
+                               ) -> tuple[list[SessionInfo], str | None]:
+        listed = await asyncio.to_thread(claude_store.list_sessions, self._operator_claude_dir(),
+                                         cwd, repo, agent_type=kind.name, label=kind.label)
+        return listed, None
 
     def _template_env(self, kind: AgentType) -> dict[str, str]:
         """The configured environment of an ACP type, whose HOME and config dir variables name
@@ -501,8 +507,10 @@ class Service:
             **own})
         argv = [kind.resolve() or kind.command, *kind.args]
         try:
-            return await acp_list.list_sessions(argv, env, cwd, repo, agent_type=kind.name,
-                                                label=kind.label), None
+            listed = await acp_list.list_sessions(argv, env, cwd, repo, agent_type=kind.name,
+                                                  label=kind.label)
+            return [attrs.evolve(s, in_use=self._acp_in_use(kind, s.session_id))
+                    for s in listed], None
         except acp_list.NoSessionList:
             note = (f"{kind.label}: cannot list its sessions (its ACP agent does not offer "
                     "session/list).")
@@ -512,6 +520,18 @@ class Service:
             log.warning("%s: session/list failed: %s", kind.label, exc)
             why = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
             return [], f"{kind.label}: could not list its sessions ({why[:200]})."
+
+    def _acp_in_use(self, kind: AgentType, session_id: str) -> str | None:
+        """An ACP agent's session whose files were written within the last minutes may be open
+        elsewhere (its agents keep no registry of running sessions)."""
+        written = []
+        for _, path in cli_home.session_files(kind.config_dirs, self._template_env(kind),
+                                              session_id):
+            with contextlib.suppress(OSError):
+                written.append(path.stat().st_mtime)
+        if not written:
+            return None
+        return claude_store.in_use_reason(session_id, max(written), {}, time.time())
 
     async def resume_session(self, owner: str, info: SessionInfo) -> tuple[str, str | None]:
         kind = self.types.get(info.agent_type)
@@ -531,6 +551,7 @@ class Service:
                 self._remove_agent_files(name)
                 raise CreateError(f"cannot copy the session: {describe(exc)}") from None
         elif kind.config_dirs:  # an ACP agent: its session's files into the agent's own dirs
+            in_use = self._acp_in_use(kind, info.session_id)
             try:
                 copied = cli_home.import_files(self.agent_home(name), kind.config_dirs,
                                                self._template_env(kind), info.session_id)

@@ -137,24 +137,34 @@ def import_session(config_dir: Path, transcript: Path, project: str) -> Path:
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-def import_files(home: Path, dirs: Iterable[ConfigDir], template_env: Mapping[str, str],
-                 session_id: str) -> int:
-    """Copy one session's files (each dir's ``sessions`` glob) from the configured dirs into
-    the agent's own, at the same relative paths, so that ``session/load`` finds it there.
-    Returns how many files were copied; raises ``OSError`` (full disk, unreadable file)."""
+def session_files(dirs: Iterable[ConfigDir], template_env: Mapping[str, str],
+                  session_id: str) -> list[tuple[Path, Path]]:
+    """(config dir, file) of each of one session's files in the configured dirs (each dir's
+    ``sessions`` glob); none for an id that could be read as a path or a pattern."""
     if not _SESSION_ID.match(session_id):
-        return 0
-    copied = 0
+        return []
+    out = []
     for spec in dirs:
         if not spec.sessions:
             continue
-        template, own = spec.template(template_env), home / spec.name
+        template = spec.template(template_env)
         for found in template.glob(spec.sessions.format(id=session_id)):
-            if found.is_symlink() or not found.is_file():
-                continue
-            target = own / found.relative_to(template)
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            shutil.copyfile(found, target)
-            target.chmod(0o600)
-            copied += 1
+            if not found.is_symlink() and found.is_file():
+                out.append((template, found))
+    return out
+
+
+def import_files(home: Path, dirs: Iterable[ConfigDir], template_env: Mapping[str, str],
+                 session_id: str) -> int:
+    """Copy one session's files (``session_files``) from the configured dirs into the agent's
+    own, at the same relative paths, so that ``session/load`` finds it there. Returns how many
+    files were copied; raises ``OSError`` (full disk, unreadable file)."""
+    names = {spec.template(template_env): spec.name for spec in dirs}
+    copied = 0
+    for template, found in session_files(dirs, template_env, session_id):
+        target = home / names[template] / found.relative_to(template)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copyfile(found, target)
+        target.chmod(0o600)
+        copied += 1
     return copied

@@ -163,12 +163,15 @@ async def test_codex_session_listed_by_session_list_and_resumed(
                              re.M), listing
             assert ("Gemini CLI: cannot list its sessions (its ACP agent does not offer "
                     "session/list).") in listing
+            # its rollout file was just written: it may still be open where it was started
+            assert "may be in use in a terminal right now: its transcript was written" in listing
 
             client.send(MANAGER, "resume 1")
             created = str((await client.expect(MANAGER, "Agent "))["body"])
             match = re.match(r"^Agent ([a-z]+-[a-z]+) created: it continues the Codex session "
                              + session[:8], created)
             assert match is not None, created
+            assert "seems to be in use in a terminal" in created
             agent = f"{match.group(1)}@agents.example.com"
             api.push(so.text("It was PINEAPPLE."))
             client.send(agent, "Which word?")
