@@ -30,7 +30,7 @@ from agentchat.agents.runtime import AdapterFactory, Agent
 from agentchat.agents.sandbox import SandboxPolicy, SandboxStatus, agent_policy, detect
 from agentchat.agents.types import AgentType, configured_types, offered_types
 from agentchat.chat.format import split_message
-from agentchat.chat.textpolicy import one_line
+from agentchat.chat.textpolicy import for_log, one_line
 from agentchat.commands.adhoc import TableCommands
 from agentchat.config.model import Config
 from agentchat.files.chat import FileChat
@@ -560,16 +560,16 @@ class Service:
                 raise CreateError(f"cannot copy the session: {describe(exc)}") from None
             if not copied and any(d.sessions for d in kind.config_dirs):
                 self._remove_agent_files(name)
-                raise CreateError(f"the files of {kind.label} session {info.session_id[:60]} "
-                                  "were not found")
+                short = one_line(info.session_id[:60])
+                raise CreateError(f"the files of {kind.label} session {short} were not found")
         now = time.time()
         record = AgentRecord(
             name=name, owner=owner, agent_type=info.agent_type, repo=info.repo, cwd=str(cwd),
-            task=f"continues {info.label} session {info.session_id[:8]}: "
+            task=f"continues {info.label} session {one_line(info.session_id[:8])}: "
                  f"{preview(info.first_prompt, 200)}",
             session_id=info.session_id, created=now, last_active=now, started_once=True,
         )
-        log.info("%s: resumes %s session %s", name, info.label, info.session_id)
+        log.info("%s: resumes %s session %s", name, info.label, for_log(info.session_id, 80))
         return await self._launch(record, None), in_use
 
     async def kill_agent(self, owner: str, name: str) -> bool:

@@ -25,6 +25,8 @@ from agentchat.sessions.model import SessionInfo
 
 LIST_TIMEOUT = 30.0  # initialize + the pages of session/list
 MAX_PAGES = 5
+MAX_ID = 200  # longer session ids are not listed
+MAX_TITLE = 2000  # characters of a title kept (shown shortened)
 
 
 class NoSessionList(Exception):
@@ -92,8 +94,11 @@ async def list_sessions(
     for item in found:
         if item.cwd and Path(item.cwd) != cwd:  # an agent that ignored the filter
             continue
+        if not 0 < len(item.session_id) <= MAX_ID or not item.session_id.isprintable():
+            continue  # not an id anything could be continued with
+        title = (item.title or "")[:MAX_TITLE]
         out.append(SessionInfo(agent_type=agent_type, label=label, session_id=item.session_id,
                                repo=repo, modified=_timestamp(item.updated_at),
-                               first_prompt=item.title or ""))
+                               first_prompt=title))
     out.sort(key=lambda s: s.modified or 0.0, reverse=True)
     return out[:limit]

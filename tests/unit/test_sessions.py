@@ -370,12 +370,17 @@ async def test_acp_session_list_pages_filtered_newest_first(tmp_path: Path) -> N
         {"sessionId": "other-repo", "cwd": "/elsewhere", "title": "not this one"},
         {"sessionId": "new", "cwd": str(tmp_path), "updatedAt": "2026-11-30T19:45:57.414+00:00"},
         {"sessionId": "undated", "cwd": str(tmp_path), "title": "t", "updatedAt": "yesterday"},
+        {"sessionId": "two\nlines", "cwd": str(tmp_path)},  # no id to continue: left out
+        {"sessionId": "x" * 201, "cwd": str(tmp_path)},
+        {"sessionId": "long-title", "cwd": str(tmp_path), "title": "T" * 5000,
+         "updatedAt": "2026-01-01T00:00:00Z"},
     ]
     env = {"PATH": os.environ["PATH"], "FAKE_ACP_SESSIONS": json.dumps(listed)}
     found = await acp_list.list_sessions([sys.executable, str(FAKE)], env, tmp_path, "r",
                                          agent_type="codex", label="Codex")
     assert [(s.session_id, s.first_prompt) for s in found] == [
-        ("new", ""), ("old", "first\x1b[2J"), ("undated", "t")]
+        ("new", ""), ("old", "first\x1b[2J"), ("long-title", "T" * acp_list.MAX_TITLE),
+        ("undated", "t")]
     assert found[0].modified == pytest.approx(1796067957.414)
     assert found[0].agent_type == "codex" and found[0].label == "Codex" and found[0].repo == "r"
 
