@@ -7,7 +7,6 @@ talk to them, and hands each chat message to the manager or to the right agent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -15,8 +14,6 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-
-import attrs
 
 from agentchat.agents import cli_home
 from agentchat.agents.acp import AcpAdapter
@@ -53,7 +50,7 @@ from agentchat.permissions.mcp_app import (
 )
 from agentchat.permissions.model import AlwaysRule
 from agentchat.rooms.manager import RoomManager, RoomPresencePort
-from agentchat.sessions import acp_list, claude_store
+from agentchat.sessions.finder import NotFound, SessionFinder
 from agentchat.sessions.model import SessionInfo, SessionListing
 from agentchat.sessions.view import preview
 from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
@@ -131,7 +128,8 @@ class Service:
         self._restart_notices: dict[str, list[str]] = {}
         self._access_restored: dict[str, list[str]] = {}  # owner -> agents, told at connect
         self._announced_restart = False
-        self._no_session_list: dict[str, str] = {}  # ACP types without session/list: the note
+        # earlier sessions (sessions/resume) in the operator's dirs, the agents' templates
+        self.sessions = SessionFinder(lambda: offered_types(self.config), self._agent_env_given)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -276,7 +274,7 @@ class Service:
         config_path = self.mcp_config_path(record.name)
         try:
             config_dir = cli_home.prepare(home, record.session_id, resume=resume,
-                                          env={**os.environ, **self._agent_env_given})
+                                          env=self.sessions.template_env())
             config_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_mcp_config(config_path, self.mcp.port, secret,
                              permission_timeout_s=self.config.mcp.permission_timeout_s)
@@ -460,78 +458,12 @@ class Service:
 
     # ------------------------------------------------------------------ earlier sessions
 
-    def _operator_claude_dir(self) -> Path:
-        """The Claude config dir of the operator (``CLAUDE_CONFIG_DIR`` or ``~/.claude``),
-        where a ``claude`` run in a terminal keeps its sessions."""
-        return cli_home.operator_config_dir({**os.environ, **self._agent_env_given})
-
     async def list_sessions(self, repo: str) -> SessionListing:
         try:
             cwd = resolve_repo(self.config.work.base_path, repo)
         except WorkspaceError as exc:
             return SessionListing(repo, notes=(str(exc),))
-        found: list[SessionInfo] = []
-        notes: list[str] = []
-        # every type at once: an ACP agent takes a second or more to start and answer
-        for listed, note in await asyncio.gather(*(
-                self._claude_sessions(kind, cwd, repo) if kind.backend == "claude"
-                else self._acp_sessions(kind, cwd, repo) for kind in offered_types(self.config))):
-            found += listed
-            if note is not None:
-                notes.append(note)
-        found.sort(key=lambda s: s.modified or 0.0, reverse=True)
-        return SessionListing(repo, tuple(found), tuple(notes))
-
-    async def _claude_sessions(self, kind: AgentType, cwd: Path, repo: str
-                               ) -> tuple[list[SessionInfo], str | None]:
-        listed = await asyncio.to_thread(claude_store.list_sessions, self._operator_claude_dir(),
-                                         cwd, repo, agent_type=kind.name, label=kind.label)
-        return listed, None
-
-    def _template_env(self, kind: AgentType) -> dict[str, str]:
-        """The configured environment of an ACP type, whose HOME and config dir variables name
-        the operator's own directories (the templates of each agent's copies)."""
-        return {**os.environ, **self._agent_env_given, **kind.env}
-
-    async def _acp_sessions(self, kind: AgentType, cwd: Path, repo: str
-                            ) -> tuple[list[SessionInfo], str | None]:
-        """What the type's ACP agent lists (``session/list``) for ``cwd``, run on the
-        operator's own config dirs; else a note saying why there is nothing."""
-        if kind.name in self._no_session_list:
-            return [], self._no_session_list[kind.name]
-        template = self._template_env(kind)
-        own = {"HOME": template.get("HOME") or str(Path.home()),
-               **{d.env: str(d.template(template)) for d in kind.config_dirs if d.env}}
-        env = agent_environment(os.environ, declared=kind.declared, own={
-            **agent_environment(self._agent_env_given, declared=kind.declared), **kind.env,
-            **own})
-        argv = [kind.resolve() or kind.command, *kind.args]
-        try:
-            listed = await acp_list.list_sessions(argv, env, cwd, repo, agent_type=kind.name,
-                                                  label=kind.label)
-            return [attrs.evolve(s, in_use=self._acp_in_use(kind, s.session_id))
-                    for s in listed], None
-        except acp_list.NoSessionList:
-            note = (f"{kind.label}: cannot list its sessions (its ACP agent does not offer "
-                    "session/list).")
-            self._no_session_list[kind.name] = note  # asked once per run, not at every listing
-            return [], note
-        except Exception as exc:
-            log.warning("%s: session/list failed: %s", kind.label, exc)
-            why = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
-            return [], f"{kind.label}: could not list its sessions ({why[:200]})."
-
-    def _acp_in_use(self, kind: AgentType, session_id: str) -> str | None:
-        """An ACP agent's session whose files were written within the last minutes may be open
-        elsewhere (its agents keep no registry of running sessions)."""
-        written = []
-        for _, path in cli_home.session_files(kind.config_dirs, self._template_env(kind),
-                                              session_id):
-            with contextlib.suppress(OSError):
-                written.append(path.stat().st_mtime)
-        if not written:
-            return None
-        return claude_store.in_use_reason(session_id, max(written), {}, time.time())
+        return await self.sessions.listing(cwd, repo)
 
     async def resume_session(self, owner: str, info: SessionInfo) -> tuple[str, str | None]:
         kind = self.types.get(info.agent_type)
@@ -539,29 +471,13 @@ class Service:
             raise CreateError(f"unknown agent type '{info.agent_type}'")
         cwd = self._creation_checks(info.repo)
         name = self._new_name()
-        in_use = None
-        if kind.backend == "claude":
-            if info.path is None:
-                raise CreateError("the session's transcript is not known")
-            in_use = claude_store.check_in_use(self._operator_claude_dir(), info)
-            try:
-                cli_home.import_session(self.agent_home(name) / ".claude", info.path,
-                                        claude_store.project_dir_name(str(cwd)))
-            except OSError as exc:
-                self._remove_agent_files(name)
-                raise CreateError(f"cannot copy the session: {describe(exc)}") from None
-        elif kind.config_dirs:  # an ACP agent: its session's files into the agent's own dirs
-            in_use = self._acp_in_use(kind, info.session_id)
-            try:
-                copied = cli_home.import_files(self.agent_home(name), kind.config_dirs,
-                                               self._template_env(kind), info.session_id)
-            except OSError as exc:
-                self._remove_agent_files(name)
-                raise CreateError(f"cannot copy the session: {describe(exc)}") from None
-            if not copied and any(d.sessions for d in kind.config_dirs):
-                self._remove_agent_files(name)
-                short = one_line(info.session_id[:60])
-                raise CreateError(f"the files of {kind.label} session {short} were not found")
+        in_use = self.sessions.in_use(kind, info)
+        try:
+            self.sessions.copy_into(kind, info, self.agent_home(name), cwd)
+        except (OSError, NotFound) as exc:
+            self._remove_agent_files(name)
+            why = describe(exc) if isinstance(exc, OSError) else str(exc)
+            raise CreateError(f"cannot copy the session: {why}") from None
         now = time.time()
         record = AgentRecord(
             name=name, owner=owner, agent_type=info.agent_type, repo=info.repo, cwd=str(cwd),

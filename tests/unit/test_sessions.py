@@ -17,11 +17,12 @@ import pytest
 
 from agentchat.agents import cli_home
 from agentchat.agents.adapter import AgentStartError
-from agentchat.agents.types import CODEX_DIR
+from agentchat.agents.types import CODEX_DIR, AgentType
 from agentchat.manager import commands as c
 from agentchat.manager.bot import CreateError, ManagerBot
 from agentchat.sessions import acp_list
 from agentchat.sessions import claude_store as cs
+from agentchat.sessions.finder import NotFound, SessionFinder
 from agentchat.sessions.model import SessionInfo, SessionListing
 from agentchat.sessions.view import listing_text, preview
 
@@ -409,3 +410,42 @@ def test_import_files_copies_a_codex_session_at_its_relative_path(tmp_path: Path
     assert [p.name for p in (home / ".codex").rglob("*.jsonl")] == [rollout.name]
     for hostile in ("*", "../x", "", "a/b"):
         assert cli_home.import_files(home, (CODEX_DIR,), env, hostile) == 0
+
+
+# ----------------------------------------------------------------------- the finder
+
+
+async def test_finder_notes_and_asks_an_agent_without_session_list_once(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    wrapper = tmp_path / "agent.sh"
+    wrapper.write_text(f"#!/bin/sh\necho run >> {runs}\nexec {sys.executable} {FAKE}\n")
+    wrapper.chmod(0o755)
+    config = tmp_path / ".claude"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write(config / "projects" / cs.project_dir_name(str(repo)), SID, user("from a terminal"))
+    kinds = [AgentType("claude-code", "claude", "Claude Code", "claude"),
+             AgentType("fake", "acp", "Fake Agent", str(wrapper)),
+             AgentType("gone", "acp", "Gone Agent", str(tmp_path / "missing"))]
+    finder = SessionFinder(lambda: kinds, {"CLAUDE_CONFIG_DIR": str(config)})
+    for _ in range(2):
+        listing = await finder.listing(repo, "repo")
+        assert [s.first_prompt for s in listing.sessions] == ["from a terminal"]
+        assert listing.notes[0] == ("Fake Agent: cannot list its sessions (its ACP agent does "
+                                    "not offer session/list).")
+        assert listing.notes[1].startswith("Gone Agent: could not list its sessions (")
+    assert runs.read_text() == "run\n"  # the answer is kept; the broken one is asked again
+
+    info = listing.sessions[0]
+    home = tmp_path / "agent-home"
+    assert info.path is not None
+    finder.copy_into(kinds[0], info, home, repo)
+    assert (home / ".claude" / "projects" / cs.project_dir_name(str(repo)) / f"{SID}.jsonl"
+            ).read_bytes() == info.path.read_bytes()
+    info.path.unlink()
+    with pytest.raises(NotFound):
+        finder.copy_into(kinds[0], info, home, repo)
+    codex = AgentType("codex", "acp", "Codex", "codex-acp", config_dirs=(CODEX_DIR,))
+    gone = SessionInfo("codex", "Codex", "0000", "repo")
+    with pytest.raises(NotFound, match="the files of Codex session 0000 were not found"):
+        finder.copy_into(codex, gone, home, repo)
