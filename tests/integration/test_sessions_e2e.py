@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.support import scripted_openai as so
 from tests.support.agent_envs import CODEX, GEMINI, codex_env, pinned
 from tests.support.chat_flows import MANAGER, reply
 from tests.support.claude_env import claude_env, claude_path
+from tests.support.real_client_demo import Tmux, wait_screen
 from tests.support.service_harness import running_service
 from tests.support.xmpp_client import ClientPool
 
@@ -179,3 +181,66 @@ async def test_codex_session_listed_by_session_list_and_resumed(
             assert api.all_user_texts() == ["Remember the word PINEAPPLE", "Which word?"]
             assert service.agents[match.group(1)].record.session_id == session
             assert rollout.stat().st_size == size_before  # the agent wrote its own copy
+
+
+async def test_session_open_in_an_interactive_terminal_is_said_to_be_in_use(
+    service: Service, api: sa.ScriptedAnthropic, tmp_path: Path, make_user,
+    connect_client: ClientPool,
+) -> None:
+    """A ``claude`` running interactively (in tmux, as at a desk) registers its session; the
+    listing names its process, and stops doing so once it has exited."""
+    repo = Path(service.config.work.base_path) / "my-project"
+    env = claude_env(tmp_path, api)
+    config = Path(env["CLAUDE_CONFIG_DIR"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / ".claude.json").write_text(json.dumps({  # past the first-run questions
+        "hasCompletedOnboarding": True,
+        "customApiKeyResponses": {"approved": [env["ANTHROPIC_API_KEY"]], "rejected": []},
+        "projects": {str(repo): {"hasTrustDialogAccepted": True}}}))
+    api.push(sa.text("Noted."))
+    terminal = Tmux(tmp_path / "tmux.sock", {"PATH": os.environ["PATH"]})
+    terminal.start(["env", "-C", str(repo), "TERM=xterm-256color",
+                    *(f"{k}={v}" for k, v in env.items()), claude_path()])
+    try:
+        await wait_screen(terminal, "Claude Code v", timeout=60)
+        terminal.type("Remember the word PINEAPPLE")
+        transcript = await _transcript_with(config, b"PINEAPPLE")
+        [registered] = (config / "sessions").glob("*.json")
+        pid = json.loads(registered.read_text())["pid"]
+        hour_ago = time.time() - 3600
+        os.utime(transcript, (hour_ago, hour_ago))  # only the CLI's registry can tell now
+
+        client = await connect_client(make_user())
+        client.send(MANAGER, "sessions my-project")
+        listing = str((await client.expect(MANAGER, "Earlier sessions in my-project"))["body"])
+        assert "“Remember the word PINEAPPLE”" in listing
+        assert (f"may be in use in a terminal right now: a claude process (pid {pid}) has it "
+                "open") in listing
+    finally:
+        terminal.kill()
+    await _gone(pid)
+    client.send(MANAGER, "sessions my-project")
+    listing = str((await client.expect(MANAGER, "Earlier sessions in my-project"))["body"])
+    assert "“Remember the word PINEAPPLE”" in listing and "has it open" not in listing
+
+
+async def _transcript_with(config: Path, needle: bytes, timeout: float = 60) -> Path:
+    """The session file once the CLI has written ``needle`` to it (polled: nothing tells)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in config.glob("projects/*/*.jsonl"):
+            if needle in path.read_bytes():
+                return path
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no transcript with {needle!r} under {config}")
+
+
+async def _gone(pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"pid {pid} still running")
