@@ -23,7 +23,7 @@ from acp.schema import ClientCapabilities, Implementation
 from agentchat.agents.process import AgentProcess
 from agentchat.sessions.model import SessionInfo
 
-LIST_TIMEOUT = 30.0  # initialize + the pages of session/list
+LIST_TIMEOUT = 60.0  # start, initialize, the pages of session/list (Gemini CLI: seconds)
 MAX_PAGES = 5
 MAX_ID = 200  # longer session ids are not listed
 MAX_TITLE = 2000  # characters of a title kept (shown shortened)

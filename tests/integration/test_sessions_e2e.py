@@ -159,8 +159,9 @@ async def test_codex_session_listed_by_session_list_and_resumed(
 
             client = await connect_client(make_user())
             client.send(MANAGER, "sessions my-project")
-            listing = str((await client.expect(MANAGER, "Earlier sessions in my-project"))
-                          ["body"])
+            # Gemini CLI is started to be asked: seconds, more on a loaded machine
+            listing = str((await client.expect(MANAGER, "Earlier sessions in my-project",
+                                               timeout=120))["body"])
             assert re.search(r"^\[1\] Codex · .* · “Remember the word PINEAPPLE”$", listing,
                              re.M), listing
             assert ("Gemini CLI: cannot list its sessions (its ACP agent does not offer "
