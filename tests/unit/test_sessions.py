@@ -18,7 +18,7 @@ import pytest
 from agentchat.agents import cli_home
 from agentchat.agents.adapter import AgentStartError
 from agentchat.agents.types import CODEX_DIR, AgentType
-from agentchat.manager import commands as c
+from agentchat.commands import manager as c
 from agentchat.manager.bot import CreateError, ManagerBot
 from agentchat.sessions import acp_list
 from agentchat.sessions import claude_store as cs
@@ -275,7 +275,8 @@ def test_parse_sessions_and_resume() -> None:
     for bad in ("resume", "resume x", "resume 1 2", "resume ²"):
         parsed = c.parse_manager_command(bad)
         assert isinstance(parsed, c.Invalid) and "resume <n>" in parsed.message
-    assert "sessions <repo>" in c.HELP_TEXT and "resume <n>" in c.HELP_TEXT
+    help_text = c.MANAGER_COMMANDS.help_text()
+    assert "sessions <repo> – " in help_text and "resume <n> – " in help_text
 
 
 class Host:
