@@ -53,10 +53,26 @@ from agentchat.rooms.manager import RoomManager, RoomPresencePort
 from agentchat.sessions.finder import NotFound, SessionFinder
 from agentchat.sessions.model import SessionInfo, SessionListing
 from agentchat.sessions.view import preview
-from agentchat.state.model import AgentRecord, AgentStatus, RuleRecord, ServiceState
+from agentchat.state.model import (
+    AgentRecord,
+    AgentStatus,
+    RuleRecord,
+    ServiceState,
+    WorktreeRecord,
+)
 from agentchat.state.saver import StateSaver
 from agentchat.state.store import StateError, StateStore
 from agentchat.workspace import WorkspaceError, list_repos, recheck_repo, resolve_repo
+from agentchat.worktrees.chat import GitChat
+from agentchat.worktrees.git import (
+    GitError,
+    RepoInfo,
+    add_worktree,
+    branch_for,
+    remove_worktree,
+    repo_info,
+    writable_git_paths,
+)
 from agentchat.xmpp.access import AccessPolicy
 from agentchat.xmpp.adhoc import AdHocCommands
 from agentchat.xmpp.component import AgentComponent
@@ -117,6 +133,8 @@ class Service:
             UploadClient(self.component, config.xmpp.domain, config.xmpp.component_domain),
             max_size=config.files.max_size, operator_hosts=config.files.download_hosts),
             self.agents, self.component.jid_of)
+        self.git_chat = GitChat(config.home / "patches", self._git_sandbox,
+                                self.file_chat.send_from)
         # group chats: their stanzas take this route before the 1:1 handling (agentchat/rooms)
         self.rooms = RoomManager(self.component, self.agents, self.broker, self.sink,
                                  self.persist)
@@ -245,9 +263,28 @@ class Service:
     def mcp_config_path(self, name: str) -> Path:
         return self.config.home / "mcp" / f"{name}.json"
 
+    def worktrees_dir(self) -> Path:
+        return self.config.home / "worktrees"
+
     def workdir_of(self, record: AgentRecord) -> Path:
-        """The agent's working directory, checked now; raises ``WorkspaceError``."""
-        return recheck_repo(self.config.work.base_path, record.repo, record.cwd)
+        """The agent's working directory, checked now; raises ``WorkspaceError``.
+
+        With a worktree: its repository is checked as a repository is, and the worktree must
+        still be the directory it was created as, under agentchat's home."""
+        wt = record.worktree
+        if wt is None:
+            return recheck_repo(self.config.work.base_path, record.repo, record.cwd)
+        recheck_repo(self.config.work.base_path, record.repo, wt.repo)
+        path = Path(wt.path)
+        try:
+            usable = (path.is_dir() and path.resolve() == path
+                      and path.parent == self.worktrees_dir().resolve())
+        except OSError:
+            usable = False
+        if not usable:
+            raise WorkspaceError(f"its worktree {wt.path} (branch {wt.branch}) is not there "
+                                 "any more")
+        return path
 
     def _spec_for(self, record: AgentRecord, resume: bool) -> LaunchSpec:
         """Everything for one process start; ``AgentStartError`` says what stands in the way.
@@ -292,7 +329,7 @@ class Service:
             extra_args=tuple(self.config.agents.claude_args),
             env={**self._agent_env, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(config_dir)},
             sandbox=self._sandbox_policy(self.config.agents.claude_path, cwd, home,
-                                         config_path),
+                                         config_path, worktree=record.worktree),
             agent=record.name,
             agent_type=record.agent_type,
         )
@@ -310,22 +347,66 @@ class Service:
                **kind.env, **own}
         command = kind.resolve() or kind.command
         return LaunchSpec(cwd=cwd, session_id=record.session_id, resume=resume, env=env,
-                          sandbox=self._sandbox_policy(command, cwd, home),
+                          sandbox=self._sandbox_policy(command, cwd, home,
+                                                       worktree=record.worktree),
                           agent=record.name, agent_type=record.agent_type,
                           mcp_url=mcp[0] if mcp else None, mcp_secret=mcp[1] if mcp else "")
 
     def _sandbox_policy(self, command: str, cwd: Path, home: Path,
-                        mcp_config: Path | None = None) -> SandboxPolicy | None:
+                        mcp_config: Path | None = None, *,
+                        worktree: WorktreeRecord | None = None) -> SandboxPolicy | None:
+        """Also with a worktree: the repository's .git directory read-only, and what git in
+        the worktree must write there (its admin dir, objects, its branch) read-write."""
         if self.sandbox.bwrap is None:
             return None
+        git_ro: tuple[Path, ...] = ()
+        git_rw: tuple[Path, ...] = ()
+        if worktree is not None:
+            git_ro, git_rw = (Path(worktree.common_dir),), writable_git_paths(worktree)
         return agent_policy(
             self.sandbox.bwrap, agentchat_home=self.config.home,
             base_path=self.config.work.base_path, command=command,
-            read_only=() if mcp_config is None else (mcp_config,), read_write=(cwd, home),
+            read_only=(*(() if mcp_config is None else (mcp_config,)), *git_ro),
+            read_write=(cwd, home, *git_rw),
         )
 
-    def _remove_agent_files(self, name: str) -> None:
-        """Undo a failed creation: the agent's home and MCP config (best effort)."""
+    def _git_sandbox(self, record: AgentRecord) -> SandboxPolicy | None:
+        """Where agentchat runs git on an agent's files (status, diff): in its sandbox."""
+        return self._sandbox_policy("git", Path(record.cwd), self.agent_home(record.name),
+                                    worktree=record.worktree)
+
+    async def _make_worktree(self, name: str, repo: Path) -> WorktreeRecord:
+        """A worktree for a new agent; ``CreateError`` says why not (not a git repository…)."""
+        info = await repo_info(repo)
+        if info is None:
+            raise CreateError(f"'{repo.name}' is not a git repository, so it cannot have a "
+                              "worktree of its own. Create the agent without 'wt' (it then "
+                              "works in the repository itself).")
+        dest = self.worktrees_dir() / name
+        try:
+            return await add_worktree(info, dest, branch_for(name), self._add_sandbox(info, dest))
+        except GitError as exc:
+            raise CreateError(f"could not create its worktree: {exc}") from None
+        except OSError as exc:
+            raise CreateError(f"could not create its worktree: {describe(exc)}") from None
+
+    def _add_sandbox(self, info: RepoInfo, dest: Path) -> SandboxPolicy | None:
+        """``git worktree add`` checks files out (filters from the repository's config may
+        run): it runs sandboxed, seeing the repository read-only but its .git and the new
+        worktree writable."""
+        if self.sandbox.bwrap is None:
+            return None
+        return agent_policy(self.sandbox.bwrap, agentchat_home=self.config.home,
+                            base_path=self.config.work.base_path, command="git",
+                            read_only=(info.top,), read_write=(info.common_dir, dest))
+
+    def worktrees_default(self) -> bool:
+        return self.config.work.worktrees
+
+    async def _remove_agent_files(self, name: str, worktree: WorktreeRecord | None) -> None:
+        """Undo a failed creation: the agent's home, MCP config and worktree (best effort)."""
+        if worktree is not None:
+            await remove_worktree(worktree, delete_branch=True)
         shutil.rmtree(self.agent_home(name), ignore_errors=True)
         try:
             self.mcp_config_path(name).unlink(missing_ok=True)
@@ -375,6 +456,7 @@ class Service:
             send_file=self.file_chat.get,
             locate=self.workdir_of,
             rooms=self.rooms,
+            git=self.git_chat,
         )
 
     def agents_of(self, owner: str) -> list[AgentView]:
@@ -401,11 +483,15 @@ class Service:
             raise CreateError(f"unknown agent type '{request.agent_type}'")
         cwd = self._creation_checks(request.repo)
         name = self._new_name()
+        wanted = request.worktree
+        if wanted is None:  # work.worktrees, where the repository is a git repository
+            wanted = self.config.work.worktrees and await repo_info(cwd) is not None
+        worktree = await self._make_worktree(name, cwd) if wanted else None
         now = time.time()
         record = AgentRecord(
             name=name, owner=owner, agent_type=request.agent_type, repo=request.repo,
-            cwd=str(cwd), task=request.task, session_id=str(uuid.uuid4()), created=now,
-            last_active=now,
+            cwd=worktree.path if worktree is not None else str(cwd), task=request.task,
+            session_id=str(uuid.uuid4()), created=now, last_active=now, worktree=worktree,
         )
         return await self._launch(record, request.task)
 
@@ -426,12 +512,12 @@ class Service:
     async def _launch(self, record: AgentRecord, first_message: str | None) -> str:
         """Start a new agent's process, save it, introduce it to its owner and hand it its
         first message (none for a resumed session: the owner's next message continues it)."""
-        name, owner = record.name, record.owner
+        name, owner, worktree = record.name, record.owner, record.worktree
         agent = self._make_agent(record)
         error = await agent.start_process()
         if error is not None:
             self.broker.unregister_agent(name)
-            self._remove_agent_files(name)
+            await self._remove_agent_files(name, worktree)
             raise CreateError(error)
         self.state.agents.append(record)
         self.agents[name] = agent
@@ -443,10 +529,11 @@ class Service:
             self.state.agents.remove(record)
             await agent.discard()
             self.broker.unregister_agent(name)
-            self._remove_agent_files(name)
+            await self._remove_agent_files(name, worktree)
             raise CreateError(f"cannot save state: {describe(exc)}") from None
         self._refresh_manager_presence()  # the owner is a known user only from now on
-        log.info("%s: created for %s in %s", name, owner, record.repo)
+        log.info("%s: created for %s in %s%s", name, owner, record.repo,
+                 f" (worktree {worktree.path})" if worktree is not None else "")
         jid = self.component.jid_of(name)
         self.component.subscribe(name, owner, nick=name)
         agent.refresh_presence()
@@ -475,7 +562,7 @@ class Service:
         try:
             self.sessions.copy_into(kind, info, self.agent_home(name), cwd)
         except (OSError, NotFound) as exc:
-            self._remove_agent_files(name)
+            await self._remove_agent_files(name, None)
             why = describe(exc) if isinstance(exc, OSError) else str(exc)
             raise CreateError(f"cannot copy the session: {why}") from None
         now = time.time()
@@ -566,7 +653,20 @@ class Service:
             await self.manager.handle(sender_bare, body)
             return
         agent = self.agents[contact.local]
-        await agent.handle_owner_text(body)
+        await agent.handle_owner_text(body, msg_id)
+        if agent.record.status is AgentStatus.ENDED:
+            self.rooms.leave_all(agent, "the agent ended")
+
+    async def on_correction(self, contact: Contact, sender_bare: str, body: str, msg_id: str,
+                            replaces: str) -> None:
+        """XEP-0308: the owner edited message ``replaces``. The manager answered the first
+        version already: the new one is a new command. An agent decides by where the
+        message is (runtime.handle_correction)."""
+        if contact.kind == "manager" or len(body) > MAX_MESSAGE_CHARS:
+            await self.on_chat(contact, sender_bare, body, msg_id)
+            return
+        agent = self.agents[contact.local]
+        await agent.handle_correction(replaces, body, msg_id)
         if agent.record.status is AgentStatus.ENDED:
             self.rooms.leave_all(agent, "the agent ended")
 

@@ -8,11 +8,14 @@ sees (text, one line per tool call, presence that mirrors the state).
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
+
+import attrs
 
 from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
 from agentchat.agents.attachments import Attachment, Prompt, images_of, prompt_text
@@ -46,6 +49,27 @@ FileSender = Callable[["Agent", str], Awaitable[None]]  # `get <path>`: upload, 
 
 PLAN_DIR_MARK = "/.claude/plans/"  # where plan mode writes the plan (CLI 2.1.x)
 PLAN_MAX_CHARS = 20_000
+RECENT_KEPT = 100  # the owner's latest messages to the agent, by id: corrections find them
+QUOTE_CHARS = 160  # of each version, when a correction is passed on to the agent
+
+def correction_text(before: str, after: str) -> str:
+    """What the agent gets when the owner corrects (XEP-0308) a message it already has: both
+    versions quoted briefly, then the corrected one in full if the quote had to cut it."""
+    def brief(text: str) -> str:
+        flat = one_line(" ".join(text.split()))
+        return flat if len(flat) <= QUOTE_CHARS else flat[: QUOTE_CHARS - 1] + "…"
+    head = (f'[This corrects my previous message, which you already received. Before: '
+            f'"{brief(before)}" Now: "{brief(after)}"]')
+    return head if brief(after) == " ".join(after.split()) else f"{head}\n\n{after}"
+
+
+class GitPort(Protocol):
+    """``diff`` and the worktree's end (agentchat.worktrees.chat.GitChat)."""
+
+    async def diff(self, agent: Agent, as_patch: bool) -> None: ...
+
+    async def ended(self, agent: Agent) -> str | None: ...
+
 
 class PermissionGate(Protocol):
     """The permission broker as the runtime sees it (answers typed in the agent's chat)."""
@@ -87,6 +111,7 @@ class Agent:
         send_file: FileSender | None = None,
         locate: Callable[[AgentRecord], Path] | None = None,
         rooms: RoomCommands | None = None,
+        git: GitPort | None = None,
     ) -> None:
         self.record = record
         self.rooms = rooms  # the group-chat commands (join, allow…); none without rooms
@@ -110,6 +135,10 @@ class Agent:
         self.queue: list[tuple[Presenter, Prompt]] = []  # (where it came from, what)
         self.held_files: list[Attachment] = []  # received, waiting for the owner's next text
         self._send_file = send_file
+        self._git = git
+        # the owner's recent messages by stanza id: (the prompt as queued or sent, their text)
+        self._recent: collections.OrderedDict[str, tuple[Prompt, str]] = \
+            collections.OrderedDict()
         self.started_at: float | None = None  # monotonic, current process
         self._pump_task: asyncio.Task[None] | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
@@ -148,8 +177,8 @@ class Agent:
 
     # ----------------------------------------------------------------- owner input
 
-    async def handle_owner_text(self, text: str) -> None:
-        """Everything the owner types into this agent's chat."""
+    async def handle_owner_text(self, text: str, msg_id: str = "") -> None:
+        """Everything the owner types into this agent's chat (``msg_id``: its stanza id)."""
         self._touch()
         if await AGENT_COMMANDS.dispatch(self, text, self.say):  # agentchat/commands/agent.py
             return
@@ -159,7 +188,38 @@ class Agent:
                 await self.acknowledge(reply)
                 return
         files, self.held_files = tuple(self.held_files), []
-        await self.deliver(text, files)
+        await self.deliver(text, files, msg_id=msg_id)
+
+    async def handle_correction(self, original_id: str, text: str, msg_id: str = "") -> None:
+        """The owner edited message ``original_id`` (XEP-0308). Still queued: the queue gets
+        the new text. Already with the agent: the correction goes to it as a message saying
+        what it corrects. Anything else (a command, an answer, one we no longer know): the
+        new text is handled as if just typed."""
+        known = self._recent.get(original_id)
+        if known is None:
+            await self.handle_owner_text(text, msg_id)
+            return
+        self._touch()
+        old, before = known
+        for i, (via, prompt) in enumerate(self.queue):
+            if prompt is old:
+                new = attrs.evolve(prompt, text=text)
+                self.queue[i] = (via, new)
+                self._remember((original_id, msg_id), new, text)
+                via.say("✏️ Corrected: your queued message goes to the agent as you edited it.")
+                return
+        await self.deliver(correction_text(before, text), msg_id=msg_id)
+        newest = self._recent.get(msg_id)
+        if newest is not None:  # a later edit quotes this text, not the wrapper above
+            self._remember((original_id, msg_id), newest[0], text)
+
+    def _remember(self, ids: tuple[str, ...], prompt: Prompt, text: str) -> None:
+        for msg_id in ids:
+            if msg_id:
+                self._recent[msg_id] = (prompt, text)
+                self._recent.move_to_end(msg_id)
+        while len(self._recent) > RECENT_KEPT:
+            self._recent.popitem(last=False)
 
     async def handle_owner_file(self, attachment: Attachment, text: str) -> None:
         """A file the owner sent (already in the working tree). With text, it goes to the
@@ -175,7 +235,8 @@ class Agent:
                  "message: say what to do with it.")
 
     async def deliver(
-        self, text: str, attachments: tuple[Attachment, ...] = (), via: Presenter | None = None
+        self, text: str, attachments: tuple[Attachment, ...] = (), via: Presenter | None = None,
+        msg_id: str = "",
     ) -> None:
         """Hand a message to the agent now, or queue it until the running turn ends.
 
@@ -187,6 +248,7 @@ class Agent:
             via.say(f"{self.name} has ended. Ask the manager for a new agent ('new').")
             return
         prompt = Prompt(text, attachments)
+        self._remember((msg_id,), prompt, text)
         if self.busy:
             self.queue.append((via, prompt))
             if sum(1 for where, _ in self.queue if where is via) == 1:
@@ -379,6 +441,15 @@ class Agent:
         if self._send_file is not None:
             await self._send_file(self, path)
 
+    @property
+    def has_git(self) -> bool:
+        return self._git is not None
+
+    async def diff(self, as_patch: bool) -> None:
+        """``diff`` / ``diff patch``: what changed in its tree (agentchat/worktrees/chat.py)."""
+        if self._git is not None:
+            await self._git.diff(self, as_patch)
+
     def revoke_rule(self, target: str) -> str:
         """``revoke <n>``: drop an 'always' rule; returns what to tell the owner."""
         if self._gate is not None and self._gate.revoke_rule(self.name, target):
@@ -442,6 +513,10 @@ class Agent:
         else:
             self.say(f"🛑 {self.name} was {why}.")
         self._show_state()
+        if self._git is not None:
+            note = await self._git.ended(self)
+            if note:
+                self.say(note)
 
     # ----------------------------------------------------------------- idle
 
@@ -491,6 +566,13 @@ class Agent:
 
     # ----------------------------------------------------------------- presentation
 
+    def creation_note(self) -> str | None:
+        wt = self.record.worktree
+        if wt is None:
+            return None
+        return (f"🌿 It works in a git worktree of its own: branch {one_line(wt.branch)} in "
+                f"{one_line(wt.path)}. Send it 'diff' to see its changes.")
+
     def presence(self) -> tuple[bool, str | None, str | None]:
         """(available, show, status) mirroring the agent's state."""
         status = self.record.status
@@ -504,7 +586,9 @@ class Agent:
         if self.busy:
             return True, "dnd", "working…"
         if status is AgentStatus.RUNNING:
-            return True, None, f"ready · {one_line(self.record.repo)}"
+            branch = self.record.worktree.branch if self.record.worktree is not None else None
+            return True, None, f"ready · {one_line(self.record.repo)}" + (
+                f" · {one_line(branch)}" if branch else "")
         if status is AgentStatus.IDLE:
             return True, "xa", "idle – send a message to resume"
         if status is AgentStatus.CRASHED:
@@ -572,10 +656,13 @@ class Agent:
         try:
             where = str(self.workdir())
         except WorkspaceError as exc:
-            where = f"⚠️ {exc}"
+            ended_here = r.status is AgentStatus.ENDED and r.worktree is not None
+            where = f"{r.cwd}, removed" if ended_here else f"⚠️ {exc}"
         lines = [
             f"{r.name}: {state}",
             f"Repository: {one_line(r.repo)} ({one_line(where)})",
+            *([f"Branch: {one_line(r.worktree.branch)} (its own worktree)"]
+              if r.worktree is not None else []),
             f"Task: {r.task}",
             f"Uptime: {uptime} · created {format_duration(time.time() - r.created)} ago",
             f"Turns: {r.turns} · cost so far: ${r.cost_usd:.4f}",

@@ -93,6 +93,18 @@ async def _get(agent: Agent, path: str) -> None:
     await agent.send_path(path)
 
 
+def _diff_args(args: list[str], text: str) -> bool | None:
+    """``diff`` → False, ``diff patch`` → True (a .patch file); "diff the two configs" is a
+    message for the agent."""
+    if not args:
+        return False
+    return True if [a.lower() for a in args] == ["patch"] else None
+
+
+async def _diff(agent: Agent, as_patch: bool) -> None:
+    await agent.diff(as_patch)
+
+
 async def _quit(agent: Agent, args: object) -> None:
     await agent.end("quit")
 
@@ -146,6 +158,9 @@ AGENT_COMMANDS: CommandTable[Agent] = CommandTable(
             Command("get", "send me a file of the working tree (a link your client can show)",
                     _get, usage="get <path>", parse=lambda a, t: get_command_path(t),
                     applies=lambda agent: agent.can_send_files),
+            Command("diff", "what changed in the working tree (git diff --stat and the diff); "
+                    "diff patch – as a file", _diff, parse=_diff_args,
+                    applies=lambda agent: agent.has_git),
             Command("quit", "shut me down", _quit, aliases=("exit",),
                     node="quit", label="Quit", execute=_quit_node, offered=_live),
             Command("", node="approvals", label="Pending approvals", execute=_approvals,

@@ -13,7 +13,9 @@ from agentchat.xmpp.forms import Field, Form, Option
 LEAVE = ""  # an approvals choice that leaves the request pending
 
 
-def new_agent(repos: list[str], types: tuple[tuple[str, str], ...]) -> Form:
+def new_agent(repos: list[str], types: tuple[tuple[str, str], ...], *,
+              worktree: bool = False) -> Form:
+    """``worktree``: the field's default (work.worktrees)."""
     return Form(
         title="New agent",
         instructions="Pick the agent type and the repository it works in, and give it "
@@ -26,6 +28,9 @@ def new_agent(repos: list[str], types: tuple[tuple[str, str], ...]) -> Form:
                   options=tuple(Option(repo_value(i, r), one_line(r))
                                 for i, r in enumerate(repos, 1)), required=True),
             Field("task", "text-multi", "Task", desc=TASK_QUESTION, required=True),
+            Field("worktree", "boolean", "Own git worktree", values=("1" if worktree else "0",),
+                  desc="Work on a new branch agentchat/<name> in a worktree of its own, "
+                       "outside the repository (git repositories only)."),
         ),
     )
 
@@ -70,6 +75,12 @@ def approvals(pending: list[PermissionRequest]) -> Form:
     return Form(title="Pending approvals",
                 instructions="Approve or deny each request; the agent continues at once.",
                 fields=tuple(fields))
+
+
+def boolean(value: str) -> bool | None:
+    """XEP-0004 boolean: '1'/'true', '0'/'false'; absent: None (the configured default)."""
+    lowered = value.strip().lower()
+    return True if lowered in ("1", "true") else False if lowered in ("0", "false") else None
 
 
 def repo_value(index: int, repo: str) -> str:

@@ -24,7 +24,7 @@ from agentchat.commands.base import (
 from agentchat.jid import local_part
 from agentchat.manager.flow import build_request
 from agentchat.xmpp.adhoc import Ask, Done, Step
-from agentchat.xmpp.forms import multi_line, single
+from agentchat.xmpp.forms import Form, multi_line, single
 
 if TYPE_CHECKING:
     from agentchat.manager.bot import ManagerBot
@@ -50,7 +50,7 @@ class Help:
 
 @attrs.frozen
 class New:
-    pass
+    rest: str = ""  # 'new 2 fix the tests': created at once (flow.parse_one_line)
 
 
 @attrs.frozen
@@ -119,23 +119,38 @@ async def _help(call: ManagerCall, args: object) -> str:
     return MANAGER_COMMANDS.help_text()
 
 
-async def _new(call: ManagerCall, args: object) -> None:
-    call.bot.start_flow(call.user)
+def _new_words(args: list[str], text: str) -> New:
+    """Everything after the verb, as typed (a task keeps its line breaks)."""
+    stripped = text.strip()
+    return New(stripped[len(stripped.split()[0]):].strip())
+
+
+async def _new(call: ManagerCall, args: New) -> None:
+    if args.rest:
+        await call.bot.create_from_line(call.user, args.rest)
+    else:
+        call.bot.start_flow(call.user)
+
+
+def _new_agent_form(call: ManagerCall) -> Form:
+    return forms.new_agent(call.bot.repos(), call.bot.agent_types(),
+                           worktree=call.bot.worktrees_default())
 
 
 async def _new_form(call: ManagerCall) -> Step:
     refusal = call.bot.creation_refusal()
     if refusal is not None:
         return Done(refusal, "error")
-    return Ask(forms.new_agent(call.bot.repos(), call.bot.agent_types()))
+    return Ask(_new_agent_form(call))
 
 
 async def _new_submit(call: ManagerCall, values: Values) -> Step:
     repos = call.bot.repos()
     request = build_request(single(values, "type"), forms.repo_of(single(values, "repo"), repos),
-                            multi_line(values, "task"), repos, call.bot.agent_types())
+                            multi_line(values, "task"), repos, call.bot.agent_types(),
+                            forms.boolean(single(values, "worktree")))
     if isinstance(request, str):
-        return Ask(forms.new_agent(repos, call.bot.agent_types()), request, "error")
+        return Ask(_new_agent_form(call), request, "error")
     reply = await call.bot.create(call.user, request)
     return Done(reply, "info" if reply.startswith("Agent ") else "error")
 
@@ -197,8 +212,11 @@ async def _status_chosen(call: ManagerCall, name: str) -> str:
 
 MANAGER_COMMANDS: CommandTable[ManagerCall] = CommandTable(
     sections=(Section("Commands:", (
-        Command("new", "start a new agent: pick a type, a repository and a task", _new,
-                aliases=("create",), parse=lambda a, t: New(),
+        Command("new", "start a new agent: pick a type, a repository and a task\n"
+                "  new <repo> <task…> – at once (also: new <type> <repo> <task…>; by number or "
+                "name);\n    'wt' before the task: a git worktree of its own on branch "
+                "agentchat/<name> ('nowt': none),\n    e.g. new 2 wt fix the login test", _new,
+                aliases=("create",), parse=_new_words,
                 node="new-agent", label="New agent", execute=_new_form, submit=_new_submit),
         Command("list", "list your agents", _list, aliases=("agents",), hidden_aliases=("ls",),
                 parse=lambda a, t: ListAgents(),

@@ -161,6 +161,7 @@ FIELDS: tuple[_Field, ...] = (
     _Field("mcp", "permissionReminder", "permission_reminder", "MCP_PERMISSION_REMINDER", "int",
            _positive_ms),
     _Field("work", "basePath", "base_path", "WORK_BASE_PATH", "path", _nonempty),
+    _Field("work", "worktrees", "worktrees", "WORK_WORKTREES", "bool"),
     _Field("agents", "maxConcurrent", "max_concurrent", "AGENTS_MAX_CONCURRENT", "int",
            _at_least_one),
     _Field("agents", "idleTimeout", "idle_timeout", "AGENTS_IDLE_TIMEOUT", "int", _positive_ms),

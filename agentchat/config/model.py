@@ -46,6 +46,9 @@ class McpConfig:
 @attrs.frozen
 class WorkConfig:
     base_path: Path = Path("~/work")
+    # New agents get a git worktree of their own (branch agentchat/<name>) unless told
+    # otherwise at creation ('nowt'); off: they work in the repository itself unless 'wt'.
+    worktrees: bool = False
 
 
 @attrs.frozen

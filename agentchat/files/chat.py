@@ -50,9 +50,11 @@ class FileChat:
         await agent.handle_owner_file(Attachment(received.relative, received.size, image),
                                       body.replace(url, "").strip())
 
-    async def _send(self, agent: Agent, path: str, caption: str = "") -> SentFile:
-        """Upload a file of ``agent``'s tree as the agent and send its owner the link."""
-        sent = await self.transfers.send(_tree(agent), path, self._jid_of(agent.name))
+    async def _send(self, agent: Agent, path: str, caption: str = "",
+                    tree: Path | None = None) -> SentFile:
+        """Upload a file of ``agent``'s tree (or of ``tree``) as the agent and send its owner
+        the link."""
+        sent = await self.transfers.send(tree or _tree(agent), path, self._jid_of(agent.name))
         note = f"📎 {one_line(sent.relative)} ({human_size(sent.size)})"
         caption = guard_agent_text(caption.strip())  # the agent's words: cannot pose as a prompt
         agent.say(f"{note}\n{caption}" if caption else note)
@@ -63,6 +65,13 @@ class FileChat:
         """The owner's ``get <path>``."""
         try:
             await self._send(agent, path)
+        except FileRefused as exc:
+            agent.say(f"⚠️ {exc}")
+
+    async def send_from(self, agent: Agent, folder: Path, name: str) -> None:
+        """A file agentchat made for the owner (``diff patch``), sent like ``get`` sends."""
+        try:
+            await self._send(agent, name, tree=folder)
         except FileRefused as exc:
             agent.say(f"⚠️ {exc}")
 

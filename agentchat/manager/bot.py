@@ -9,10 +9,12 @@ from agentchat.chat.textpolicy import one_line
 from agentchat.commands.manager import EMPTY, MANAGER_COMMANDS, NO_AGENTS, ManagerCall
 from agentchat.jid import local_part
 from agentchat.manager.flow import (
+    TASK_QUESTION,
     CreateRequest,
     CreationFlow,
     _choose,
     advance,
+    parse_one_line,
     repo_question,
     type_question,
 )
@@ -27,6 +29,9 @@ class AgentView(Protocol):
     def status_text(self) -> str: ...
 
     def presence(self) -> tuple[bool, str | None, str | None]: ...
+
+    def creation_note(self) -> str | None:
+        """A line for the 'created' reply (its worktree and branch), or None."""
 
 
 class CreateError(Exception):
@@ -44,6 +49,9 @@ class ManagerHost(Protocol):
 
     def agent_types(self) -> tuple[tuple[str, str], ...]:
         """(key, label) of each agent type ``new`` offers (installed ones)."""
+
+    def worktrees_default(self) -> bool:
+        """work.worktrees: whether new agents get a git worktree unless told 'nowt'."""
 
     async def create_agent(self, owner: str, request: CreateRequest) -> str:
         """Create and start an agent; returns its full JID. Raises CreateError."""
@@ -107,6 +115,9 @@ class ManagerBot:
     def agent_types(self) -> tuple[tuple[str, str], ...]:
         return self._host.agent_types()
 
+    def worktrees_default(self) -> bool:
+        return self._host.worktrees_default()
+
     def agent_names(self, user: str) -> list[str]:
         return [a.name for a in self._host.agents_of(user)]
 
@@ -117,7 +128,9 @@ class ManagerBot:
         except CreateError as exc:
             return f"Could not create the agent: {exc}"
         name = local_part(jid)
-        return f"Agent {name} created. Chat at {jid}"
+        note = next((a.creation_note() for a in self._host.agents_of(user) if a.name == name),
+                    None)
+        return f"Agent {name} created. Chat at {jid}" + (f"\n{note}" if note else "")
 
     async def kill(self, user: str, name: str) -> str:
         if await self._host.kill_agent(user, name):
@@ -175,8 +188,30 @@ class ManagerBot:
             self._say(user, refusal)
             return
         types = self._host.agent_types()
-        self._flows[user] = CreationFlow(repos=self._host.repos(), types=types)
+        self._flows[user] = CreationFlow(repos=self._host.repos(), types=types,
+                                         worktrees_default=self._host.worktrees_default())
         self._say(user, type_question(types))
+
+    async def create_from_line(self, user: str, text: str) -> None:
+        """``new <repo> <task…>``: created at once; without a task, only the task is asked."""
+        refusal = self.creation_refusal()
+        if refusal is not None:
+            self._say(user, refusal)
+            return
+        repos, types = self._host.repos(), self._host.agent_types()
+        chosen = parse_one_line(text, repos, types)
+        if chosen.error is not None:
+            self._say(user, chosen.error)
+            return
+        if not chosen.task.strip():
+            self._flows[user] = CreationFlow(
+                repos=repos, types=types, step="task", agent_type=chosen.agent_type,
+                repo=chosen.repo, worktree=chosen.worktree,
+                worktrees_default=self._host.worktrees_default())
+            self._say(user, TASK_QUESTION)
+            return
+        self._say(user, await self.create(user, CreateRequest(
+            chosen.agent_type, chosen.repo, chosen.task.strip(), chosen.worktree)))
 
     async def _continue_flow(self, user: str, flow: CreationFlow, text: str) -> None:
         reply = advance(flow, text)

@@ -39,12 +39,25 @@ class RoomRecord:
 
 
 @attrs.define
+class WorktreeRecord:
+    """The agent's own git worktree (agentchat/worktree.py), as created: these paths are
+    trusted because agentchat wrote them down before the agent ever ran there."""
+
+    path: str  # the worktree, outside the repository (AGENT_CHAT_HOME/worktrees/<name>)
+    repo: str  # the repository's absolute path (the agent's ``cwd`` is ``path``)
+    branch: str  # agentchat/<name>
+    git_dir: str  # its administrative directory: <repo>/.git/worktrees/<id>
+    common_dir: str  # the repository's .git directory
+    base: str  # the commit it started from: ``diff`` shows what changed since
+
+
+@attrs.define
 class AgentRecord:
     name: str
     owner: str  # bare JID
     agent_type: str
     repo: str  # directory name under work.basePath
-    cwd: str  # absolute path of the repository
+    cwd: str  # absolute path of the repository (or of its own worktree)
     task: str
     session_id: str
     created: float  # unix time
@@ -63,6 +76,7 @@ class AgentRecord:
     allowed: list[str] = attrs.field(factory=list)  # bare JIDs
     approvers: list[str] = attrs.field(factory=list)  # bare JIDs
     room_context: bool = False
+    worktree: WorktreeRecord | None = None  # None: it works in the repository itself
 
 
 @attrs.define

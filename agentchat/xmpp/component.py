@@ -512,6 +512,9 @@ class AgentComponent(slixmpp.ComponentXMPP):
                                                    emojis)
                 elif (url := oob_url(msg.xml)) is not None:
                     await self.inbound.on_file(contact, sender, url, msg["body"], msg["id"])
+                elif (replaces := _replaced_id(msg.xml)) is not None and msg["body"]:
+                    await self.inbound.on_correction(contact, sender, msg["body"], msg["id"],
+                                                     replaces)
                 elif msg["body"]:
                     await self.inbound.on_chat(contact, sender, msg["body"], msg["id"])
                 if msg["request_receipt"] and msg["id"]:
@@ -601,6 +604,13 @@ def oob_url(message: ET.Element) -> str | None:
     """The XEP-0066 URL of a message, if it carries one (a shared file)."""
     url = message.findtext(f"{{{OOB_NS}}}x/{{{OOB_NS}}}url")
     return url.strip() if url and url.strip() else None
+
+
+def _replaced_id(message: ET.Element) -> str | None:
+    """The id a XEP-0308 correction replaces, if the message is one."""
+    replace = message.find("{urn:xmpp:message-correct:0}replace")
+    replaced = replace.get("id") if replace is not None else None
+    return replaced or None
 
 
 def _fingerprint(stanza: str) -> str:

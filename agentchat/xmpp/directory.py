@@ -58,6 +58,10 @@ class Inbound(Protocol):
     async def on_chat(self, contact: Contact, sender_bare: str, body: str, msg_id: str) -> None:
         """A chat message with a body, from an allowed sender, in arrival order per contact."""
 
+    async def on_correction(self, contact: Contact, sender_bare: str, body: str, msg_id: str,
+                            replaces: str) -> None:
+        """A XEP-0308 correction of message ``replaces`` (its new full text in ``body``)."""
+
     async def on_file(
         self, contact: Contact, sender_bare: str, url: str, body: str, msg_id: str
     ) -> None:

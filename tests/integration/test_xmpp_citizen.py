@@ -345,6 +345,14 @@ async def test_manager_ad_hoc_commands(
                                      values={"type": ["claude-code"], "repo": ["nope"],
                                              "task": ["x"]}))
         assert again.get("status") == "executing" and note(again) == "Unknown repository 'nope'."
+        assert form["worktree"]["type"] == "boolean" and form["worktree"]["values"] == ["0"]
+        no_git = cmd_of(await command(owner, MANAGER, "new-agent", action="complete",
+                                      sid=first.get("sessionid"),
+                                      values={"type": ["claude-code"], "repo": ["my-project"],
+                                              "task": ["x"], "worktree": ["1"]}))
+        assert no_git.get("status") == "completed" and note(no_git).startswith(
+            "Could not create the agent: 'my-project' is not a git repository")
+        first = cmd_of(await command(owner, MANAGER, "new-agent"))
         done = cmd_of(await command(owner, MANAGER, "new-agent", action="complete",
                                     sid=first.get("sessionid"),
                                     values={"type": ["claude-code"], "repo": ["my-project"],

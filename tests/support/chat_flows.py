@@ -136,3 +136,13 @@ def reactions(target_id: str, emojis: list[str]) -> ET.Element:
     for emoji in emojis:
         ET.SubElement(root, "{urn:xmpp:reactions:0}reaction").text = emoji
     return root
+
+
+def send_correction(client: ChatClient, to: str, original_id: str, body: str) -> str:
+    """The owner edits message ``original_id`` (XEP-0308 Last Message Correction), as
+    Conversations and Gajim send it: the whole new text, ``<replace id=…/>``; returns its id."""
+    msg = client.xmpp.make_message(mto=to, mbody=body, mtype="chat")
+    msg["id"] = client.xmpp.new_id()
+    ET.SubElement(msg.xml, CORRECTION_NS, {"id": original_id})
+    msg.send()
+    return str(msg["id"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from agentchat.agents.adapter import AgentStartError, LaunchSpec
 from agentchat.agents.events import AssistantText, ProcessExited, ToolCall, TurnFinished
 from agentchat.agents.pool import ProcessPool
-from agentchat.agents.runtime import Agent
+from agentchat.agents.runtime import Agent, correction_text
 from agentchat.state.model import AgentRecord, AgentStatus
 from tests.support.fakes import FakeAdapter, FakePort
 
@@ -191,3 +191,61 @@ async def test_a_start_that_fails_before_the_process_gives_the_slot_back() -> No
     await agent.handle_owner_text("again")
     assert port.bodies()[-1].endswith("the repository is not usable any more: x")
     assert pool.live == 0
+
+
+# ------------------------------------------------------------------ XEP-0308 corrections
+
+async def test_a_correction_of_a_queued_message_replaces_it_in_the_queue() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("first", "m1")
+    adapter = FakeAdapter.instances[-1]
+    await agent.handle_owner_text("fix the tets", "m2")
+    await agent.handle_owner_text("and the docs", "m3")
+    await agent.handle_correction("m2", "fix the tests", "m2b")
+    assert port.bodies()[-1].startswith("✏️ Corrected: your queued message")
+    await agent.handle_correction("m2", "fix the unit tests", "m2c")  # edited twice
+    adapter.sent_event.clear()
+    adapter.emit(done())
+    await asyncio.wait_for(adapter.sent_event.wait(), 5)
+    assert adapter.sent == ["first", "fix the unit tests\n\nand the docs"]
+
+
+async def test_a_correction_of_a_delivered_message_goes_to_the_agent_saying_so() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("rename foo to bar", "m1")
+    adapter = FakeAdapter.instances[-1]
+    adapter.emit(done())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    await agent.handle_correction("m1", "rename foo to baz", "m1b")
+    assert adapter.sent[-1] == ('[This corrects my previous message, which you already '
+                                'received. Before: "rename foo to bar" Now: "rename foo to baz"]')
+    adapter.emit(done())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    await agent.handle_correction("m1", "rename foo to qux", "m1c")  # quotes the last version
+    assert 'Before: "rename foo to baz" Now: "rename foo to qux"' in adapter.sent[-1]
+
+
+async def test_a_correction_of_something_the_agent_never_got_is_handled_as_typed() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_correction("unknown", "statsu", "x1")  # as if typed: goes to the agent
+    adapter = FakeAdapter.instances[-1]
+    assert adapter.sent == ["statsu"]
+    adapter.emit(done())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    await agent.handle_owner_text("help", "h1")  # a command: never reached the agent
+    await agent.handle_correction("h1", "status", "h2")
+    assert port.bodies()[-1].startswith("swift-fox: ")  # the status, not a message to it
+    assert adapter.sent == ["statsu"]
+
+
+def test_correction_text_quotes_both_versions_briefly() -> None:
+    long = "word " * 100
+    text = correction_text("short", long)
+    head, _, rest = text.partition("\n\n")
+    assert head.startswith('[This corrects my previous message') and '…"]' in head
+    assert rest == long  # cut in the quote: the whole corrected text follows
+    assert correction_text("a\nb", "c") == ('[This corrects my previous message, which you '
+                                            'already received. Before: "a b" Now: "c"]')

@@ -451,3 +451,18 @@ def test_files_section_defaults_and_values(tmp_path: Path, work: Path, home: Pat
                                             "downloadHosts": ["Files.Example.org:8443"]})
     c = load_config(path, {"AGENT_CHAT_HOME": str(home)}).config
     assert (c.files.max_size, c.files.download_hosts) == (5000, ("files.example.org:8443",))
+
+
+def test_work_worktrees_from_file_and_env_with_errors_naming_the_key(
+        tmp_path: Path, work: Path, home: Path) -> None:
+    assert load_config(None, minimal_env(home, work)).config.work.worktrees is False
+    path = file_with(tmp_path, work, work={"worktrees": True})
+    assert load_config(path, {"AGENT_CHAT_HOME": str(home)}).config.work.worktrees is True
+    env = minimal_env(home, work, WORK_WORKTREES="no")
+    assert load_config(path, env).config.work.worktrees is False
+    line = error_of(file_with(tmp_path, work, work={"worktrees": "sometimes"}),
+                    {"AGENT_CHAT_HOME": str(home)})
+    assert "work.worktrees: expected true or false, got \"sometimes\"" in line
+    with pytest.raises(ConfigError) as info:
+        load_config(None, minimal_env(home, work, WORK_WORKTREES="maybe"))
+    assert info.value.source == "env WORK_WORKTREES" and info.value.key == "work.worktrees"

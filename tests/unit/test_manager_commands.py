@@ -1,5 +1,13 @@
 from agentchat.commands import manager as c
-from agentchat.manager.flow import AGENT_TYPES, CreateRequest, CreationFlow, advance
+from agentchat.manager.flow import (
+    AGENT_TYPES,
+    CreateRequest,
+    CreationFlow,
+    OneLine,
+    advance,
+    parse_one_line,
+    worktree_flag,
+)
 
 
 def test_verbs_and_aliases() -> None:
@@ -36,7 +44,8 @@ def test_unknown_text_is_unknown() -> None:
 def test_flow_type_repo_task() -> None:
     flow = CreationFlow(repos=["alpha", "beta"])
     reply = advance(flow, "1")
-    assert reply.text == "Available repos: [1] alpha [2] beta"
+    assert reply.text == ("Available repos: [1] alpha [2] beta\n"
+                          "(add 'wt' for a git worktree of its own, e.g. '1 wt')")
     assert not reply.finished
     reply = advance(flow, "2")
     assert reply.text == "What's the initial task for the agent?"
@@ -80,3 +89,83 @@ def test_unicode_digits_and_text_at_a_numbered_choice_ask_for_a_number() -> None
         reply = advance(flow, answer)
         assert (reply.text or "").startswith("Please answer with a number from 1 to 2"), answer
         assert flow.step == "repo"
+
+
+# ------------------------------------------------------------------ one-line 'new', worktrees
+
+REPOS = ["another-repo", "my-project"]
+TYPES = (("claude-code", "Claude Code"), ("gemini", "Gemini CLI"), ("codex", "Codex"))
+
+
+def one(text: str) -> OneLine:
+    return parse_one_line(text, REPOS, TYPES)
+
+
+def test_new_with_words_is_parsed_later() -> None:
+    assert c.parse_manager_command("new 2 fix the tests") == c.New("2 fix the tests")
+    assert c.parse_manager_command("Create my-project x\n- y") == c.New("my-project x\n- y")
+
+
+def test_one_line_repo_and_task_take_the_first_type() -> None:
+    assert one("2 fix the tests") == OneLine("claude-code", "my-project", "fix the tests")
+    assert one("My-Project fix it") == OneLine("claude-code", "my-project", "fix it")
+    # a number after the repository starts the task (no second type-and-repo pair)
+    assert one("2 9 bugs to fix") == OneLine("claude-code", "my-project", "9 bugs to fix")
+
+
+def test_one_line_type_and_repo_by_number_or_name() -> None:
+    assert one("gemini 2 write docs") == OneLine("gemini", "my-project", "write docs")
+    assert one("2 1 go") == OneLine("gemini", "another-repo", "go")  # both numbers fit
+    assert one("3 2") == OneLine("codex", "my-project", "")
+    assert one("claude my-project go") == OneLine("claude-code", "my-project", "go")  # prefix
+    assert one("Codex another-repo x") == OneLine("codex", "another-repo", "x")
+
+
+def test_one_line_worktree_words_anywhere_before_the_task() -> None:
+    assert one("wt 2 fix") == OneLine("claude-code", "my-project", "fix", True)
+    assert one("2 wt fix") == OneLine("claude-code", "my-project", "fix", True)
+    assert one("codex nowt 1 fix") == OneLine("codex", "another-repo", "fix", False)
+    assert one("codex 1 --worktree fix wt later") == OneLine("codex", "another-repo",
+                                                             "fix wt later", True)
+    assert worktree_flag("WT") is True and worktree_flag("no-wt") is False
+    assert worktree_flag("fix") is None
+    # a repository called 'wt' is a repository, not the flag
+    assert parse_one_line("wt fix", ["my-project", "wt"], TYPES) == OneLine(
+        "claude-code", "wt", "fix")
+
+
+def test_one_line_keeps_the_task_as_typed() -> None:
+    assert one("2 wt  fix:\n- the tests\n- the docs ") == OneLine(
+        "claude-code", "my-project", "fix:\n- the tests\n- the docs", True)
+
+
+def test_one_line_without_a_task_leaves_it_empty() -> None:
+    assert one("2") == OneLine("claude-code", "my-project", "")
+    assert one("gemini 2 wt") == OneLine("gemini", "my-project", "", True)
+
+
+def test_one_line_unknown_words_list_the_choices() -> None:
+    unknown = one("nowhere fix it").error
+    assert unknown is not None
+    assert "'nowhere' is neither a repository nor an agent type" in unknown
+    assert "Types: [1] Claude Code [2] Gemini CLI [3] Codex" in unknown
+    assert "Repos: [1] another-repo [2] my-project" in unknown
+    bad_repo = one("gemini nowhere fix").error
+    assert bad_repo is not None and bad_repo.startswith("Unknown repository 'nowhere'.")
+    assert "[2] my-project" in bad_repo
+    assert one("gemini").error == "Which repository? Repos: [1] another-repo [2] my-project"
+    assert "Usage: new <repo> <task…>" in (one("nowt").error or "")
+    assert one("9 fix").error is not None  # out of range: neither
+
+
+def test_flow_repo_answer_takes_the_worktree_word() -> None:
+    flow = CreationFlow(repos=["alpha", "beta"], worktrees_default=True)
+    reply = advance(flow, "1")
+    assert reply.text is not None and "add 'nowt' to work in the repository itself" in reply.text
+    advance(flow, "2 nowt")
+    assert flow.repo == "beta" and flow.worktree is False
+    done = advance(flow, "go")
+    assert done.done == CreateRequest(AGENT_TYPES[0][0], "beta", "go", False)
+    flow = CreationFlow(repos=["alpha", "beta"], step="repo", agent_type=AGENT_TYPES[0][0])
+    advance(flow, "wt alpha")
+    assert flow.repo == "alpha" and flow.worktree is True
