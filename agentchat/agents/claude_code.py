@@ -1,26 +1,31 @@
-"""``AgentAdapter`` for the Claude Code CLI in ``-p`` stream-json mode.
+"""``AgentAdapter`` for the Claude Code CLI in ``-p`` stream-json mode (the "claude" backend).
 
-One instance is one process lifetime. The protocol (what lines mean) lives in
-``stream_json``; this module only spawns the process, moves bytes and turns the
-process's end into ``ProcessExited``.
+One instance is one process lifetime. The protocol (what lines mean) lives in ``stream_json``;
+the process (spawn, line framing, stderr tail, exit, stop) is ``agents.process``'s. What is
+Claude's own stays here: the command line, the CLI's running cost turned into each turn's, and
+the plan file plan mode writes (a neutral ``Plan`` event for the runtime).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import shutil
-import signal
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from agentchat.agents.adapter import AgentStartError, Image, LaunchSpec
+import attrs
+
+from agentchat.agents.adapter import Image, LaunchSpec
 from agentchat.agents.environment import agent_environment
-from agentchat.agents.events import AgentEvent, ProcessExited
-from agentchat.agents.process import ExitSignallingProtocol, kill_group
-from agentchat.agents.sandbox import bwrap_argv
+from agentchat.agents.events import AgentEvent, Plan, ProcessExited, ToolCall, TurnFinished
+from agentchat.agents.process import (
+    PIPE_DRAIN_TIMEOUT,
+    STDOUT_LINE_LIMIT,
+    AgentProcess,
+    read_lines,
+    until_exit,
+)
 from agentchat.agents.stream_json import (
     PartialAccumulator,
     StreamJsonError,
@@ -28,12 +33,11 @@ from agentchat.agents.stream_json import (
     encode_user_message,
     parse_line,
 )
+from agentchat.chat.format import tool_line
 
 log = logging.getLogger(__name__)
 
-STDOUT_LINE_LIMIT = 64 * 1024 * 1024  # tool results and file reads can be several MB per line
-STDERR_TAIL_BYTES = 4096
-PIPE_DRAIN_TIMEOUT = 5.0  # after exit, how long to wait for stdout/stderr EOF
+PLAN_DIR_MARK = "/.claude/plans/"  # where plan mode writes the plan (CLI 2.1.x)
 
 
 class AgentNotRunning(Exception):
@@ -83,131 +87,50 @@ class ClaudeCodeAdapter:
         self.claude_path = claude_path
         self._stdout_limit = stdout_limit
         self._pipe_drain_timeout = pipe_drain_timeout
-        self._proc: asyncio.subprocess.Process | None = None
+        self._process = AgentProcess("Claude Code CLI")
         self._queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
         self._write_lock = asyncio.Lock()
-        self._stopping = False
-        self._stdin_closed = False
-        self._stderr_tail = bytearray()
         self._partial = PartialAccumulator() if spec.partial_messages else None
         self._watcher: asyncio.Task[None] | None = None
-        self._transport: asyncio.SubprocessTransport | None = None
-        self._protocol: ExitSignallingProtocol | None = None
-        self._exited = asyncio.Event()
+        self._cost_total = 0.0  # the CLI reports its process's running total
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self._process.pid
 
     @property
     def running(self) -> bool:
         """True while the process is alive and accepts input."""
-        return (
-            self._proc is not None
-            and not self._exited.is_set()
-            and self._proc.returncode is None
-            and not self._stdin_closed
-        )
+        return self._process.proc is not None and self._process.stdin_open
 
     async def start(self) -> None:
         """Spawn the CLI; ``AgentStartError`` names the binary or directory that failed."""
-        if self._proc is not None:
+        if self._process.proc is not None:
             raise RuntimeError("adapter already started (one instance per process lifetime)")
-        cwd = self.spec.cwd
-        if not cwd.is_dir():
-            raise AgentStartError(f"working directory does not exist: {cwd}")
-        argv = build_argv(self.spec, self.claude_path)
         # Never agentchat's own environment (its secrets): the allow-list, then our values.
         env = agent_environment(os.environ, own=self.spec.env)
         env.setdefault("PATH", os.defpath)
-        if self.spec.sandbox is not None:
-            self._check_binary(env["PATH"])  # inside bwrap a missing binary is only an exit 1
-            argv = bwrap_argv(self.spec.sandbox, argv, cwd)
-        loop = asyncio.get_running_loop()
-        limit = self._stdout_limit
-        try:
-            transport, protocol = await loop.subprocess_exec(
-                lambda: ExitSignallingProtocol(limit, loop),
-                *argv,
-                cwd=str(cwd),
-                env=env,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                # Own process group: the service decides when agents die, and a last-resort
-                # SIGKILL can take the CLI's tool subprocesses along.
-                start_new_session=True,
-            )
-        except FileNotFoundError as exc:
-            raise AgentStartError(
-                f"Claude Code CLI not found at {self.claude_path!r} ({exc.strerror})"
-            ) from exc
-        except PermissionError as exc:
-            raise AgentStartError(
-                f"Claude Code CLI at {self.claude_path!r} is not executable ({exc.strerror})"
-            ) from exc
-        except OSError as exc:
-            raise AgentStartError(
-                f"could not start Claude Code CLI {self.claude_path!r} in {cwd}: {exc}"
-            ) from exc
-        self._transport = transport
-        self._protocol = protocol
-        self._proc = asyncio.subprocess.Process(transport, protocol, loop)
-        log.info("started %s pid=%s session=%s", self.claude_path, self.pid, self.spec.session_id)
-        self._watcher = asyncio.create_task(self._watch(self._proc), name=f"claude-{self.pid}")
+        await self._process.spawn(build_argv(self.spec, self.claude_path), self.spec.cwd, env,
+                                  sandbox=self.spec.sandbox, limit=self._stdout_limit)
+        log.info("Claude Code pid=%s session=%s", self.pid, self.spec.session_id)
+        self._watcher = asyncio.create_task(self._watch(), name=f"claude-{self.pid}")
 
-    def _check_binary(self, path: str) -> None:
-        found = shutil.which(self.claude_path, path=path)
-        if found is None:
-            raise AgentStartError(f"Claude Code CLI not found at {self.claude_path!r}")
-
-    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
-        """Pump stdout/stderr, then queue ``ProcessExited`` after the last stdout event."""
-        assert proc.stdout is not None and proc.stderr is not None
-        assert self._protocol is not None and self._transport is not None
-        readers = asyncio.gather(self._read_stdout(proc.stdout), self._read_stderr(proc.stderr))
+    async def _watch(self) -> None:
+        """Pump stdout, then queue ``ProcessExited`` after the last stdout event."""
+        process = self._process
+        reader = asyncio.ensure_future(self._read_stdout())
         try:
-            await self._protocol.exited.wait()
-            try:
-                # Normally the pipes reach EOF with the exit; a grandchild that inherited
-                # them must not keep ProcessExited from being reported.
-                await asyncio.wait_for(asyncio.shield(readers), self._pipe_drain_timeout)
-            except TimeoutError:
-                log.warning("pid=%s exited but its output pipes stay open", proc.pid)
-                self._transport.close()  # our pipe ends: the readers see EOF
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(readers, 5)
-        except Exception:
-            log.exception("pid=%s: output reader failed", proc.pid)
-            readers.cancel()
-            await self._protocol.exited.wait()
+            await process.exited.wait()
+            await process.drained(reader, timeout=self._pipe_drain_timeout)
         finally:
-            returncode = self._transport.get_returncode()
-            tail = self._stderr_tail.decode("utf-8", errors="replace")
-            self._exited.set()
-            self._queue.put_nowait(ProcessExited(returncode, tail, expected=self._stopping))
-            log.info("pid=%s exited rc=%s expected=%s", proc.pid, returncode, self._stopping)
+            rc = process.returncode
+            self._queue.put_nowait(ProcessExited(rc, process.stderr_tail(),
+                                                 expected=process.stopping))
+            log.info("pid=%s exited rc=%s expected=%s", self.pid, rc, process.stopping)
 
-    async def _read_stdout(self, stream: asyncio.StreamReader) -> None:
-        skipping = False  # inside an over-long line: drop bytes up to its newline
-        while True:
-            try:
-                line = await stream.readuntil(b"\n")
-            except asyncio.IncompleteReadError as exc:
-                line = exc.partial  # EOF; the last line may lack its newline
-                if not line:
-                    return
-            except asyncio.LimitOverrunError as exc:
-                if not skipping:
-                    log.warning(
-                        "pid=%s: stdout line over %d bytes skipped", self.pid, self._stdout_limit
-                    )
-                skipping = True
-                await stream.readexactly(exc.consumed)
-                continue
-            if skipping:
-                skipping = False
-                continue
+    async def _read_stdout(self) -> None:
+        async for line in read_lines(self._process.stdout, self._stdout_limit,
+                                     f"pid={self.pid}"):
             try:
                 events = parse_line(line, self._partial)
             except StreamJsonError as exc:
@@ -217,21 +140,28 @@ class ClaudeCodeAdapter:
                 log.exception("pid=%s: could not interpret stdout line", self.pid)
                 continue
             for event in events:
-                self._queue.put_nowait(event)
+                self._emit(event)
 
-    async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
-        while True:
-            chunk = await stream.read(65536)
-            if not chunk:
-                return
-            log.debug("pid=%s stderr: %s", self.pid, chunk.decode("utf-8", "replace").rstrip())
-            self._stderr_tail += chunk
-            if len(self._stderr_tail) > STDERR_TAIL_BYTES:
-                del self._stderr_tail[: len(self._stderr_tail) - STDERR_TAIL_BYTES]
+    def _emit(self, event: AgentEvent) -> None:
+        """Claude's own shapes → what the runtime shows: the tool line, this turn's cost, the
+        plan file."""
+        if isinstance(event, ToolCall):
+            event = attrs.evolve(event, line=tool_line(event.name, event.input,
+                                                       str(self.spec.cwd)))
+            path = event.input.get("file_path")
+            if isinstance(path, str) and PLAN_DIR_MARK in path:
+                self._queue.put_nowait(event)
+                event = Plan(path=path)  # ExitPlanMode will ask about this file's content
+        elif isinstance(event, TurnFinished):
+            total = event.cost_usd
+            turn = total - self._cost_total if total >= self._cost_total else 0.0
+            self._cost_total = max(total, self._cost_total)
+            event = attrs.evolve(event, cost_usd=turn)
+        self._queue.put_nowait(event)
 
     async def _write(self, data: bytes) -> None:
         async with self._write_lock:
-            proc = self._proc
+            proc = self._process.proc
             if proc is None or proc.stdin is None:
                 raise AgentNotRunning("agent process was never started")
             if not self.running:
@@ -259,40 +189,14 @@ class ClaudeCodeAdapter:
         return request_id
 
     async def stop(self, grace: float = 3.0) -> None:
-        """Close stdin, wait ``grace`` s, SIGTERM, wait ``grace`` s, SIGKILL the group."""
-        proc = self._proc
-        if proc is None:
-            return
-        self._stopping = True
-        # No write lock here: a send stuck in drain() (CLI not reading) must not block the
-        # stop; close() still flushes whole buffered lines, so framing stays intact.
-        if proc.stdin is not None and not self._stdin_closed:
-            self._stdin_closed = True
-            proc.stdin.close()
-        if not await self._wait_exit(grace):
-            log.warning("pid=%s did not exit %.1fs after stdin closed: SIGTERM", proc.pid, grace)
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            if not await self._wait_exit(grace):
-                log.warning("pid=%s ignored SIGTERM: SIGKILL to its process group", proc.pid)
-                kill_group(proc)  # the group (own session) holds the CLI's tools too
-                if not await self._wait_exit(10):
-                    log.error("pid=%s survived SIGKILL for 10 s", proc.pid)
+        """Close stdin, wait ``grace`` s, SIGTERM, wait ``grace`` s, SIGKILL the group.
+
+        No write lock: a send stuck in drain() (CLI not reading) must not block the stop;
+        closing stdin still flushes whole buffered lines, so framing stays intact."""
+        await self._process.stop(grace)
         if self._watcher is not None:
             await self._watcher
 
-    async def _wait_exit(self, timeout: float) -> bool:
-        assert self._protocol is not None
-        try:
-            await asyncio.wait_for(self._protocol.exited.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def events(self) -> AsyncIterator[AgentEvent]:
+    def events(self) -> AsyncIterator[AgentEvent]:
         """Events in order, ending with ``ProcessExited`` (single consumer)."""
-        while True:
-            event = await self._queue.get()
-            yield event
-            if isinstance(event, ProcessExited):
-                return
+        return until_exit(self._queue)

@@ -33,11 +33,15 @@ class PartialText:
 
 @attrs.frozen
 class ToolCall:
-    """The assistant asked to run a tool (shown to the owner as one short line)."""
+    """The assistant asked to run a tool (shown to the owner as one short line).
+
+    ``name``/``input`` are in the terms the permission prompts and rules use; ``line`` is the
+    chat's one-line notice, worded by the backend that knows the tool's shape."""
 
     tool_use_id: str
     name: str
     input: dict[str, Any]
+    line: str = ""  # e.g. "🔧 Edit src/auth.ts"; empty: "🔧 <name>"
 
 
 @attrs.frozen
@@ -58,8 +62,17 @@ class TurnFinished:
     result: str = ""
     duration_ms: int = 0
     num_turns: int = 0
-    total_cost_usd: float = 0.0
+    cost_usd: float = 0.0  # what this turn cost, where the agent says (0.0 where not)
     session_id: str = ""
+
+
+@attrs.frozen
+class Plan:
+    """The agent's current plan: its ``text``, or the file it keeps it in (``path``, read when
+    the plan is asked about: Claude Code's plan mode names the file, not the plan)."""
+
+    text: str = ""
+    path: str | None = None
 
 
 @attrs.frozen
@@ -94,6 +107,7 @@ AgentEvent = (
     | ToolCall
     | ToolOutcome
     | TurnFinished
+    | Plan
     | ControlAnswered
     | Notice
     | ProcessExited

@@ -1,10 +1,11 @@
-"""One agent CLI process: spawn, stderr tail, exit detection, stop escalation.
+"""One agent CLI process: spawn, line framing, stderr tail, exit detection, stop escalation.
 
 Backends put their protocol on ``stdin``/``stdout``; this module owns the parts every agent
-process needs the same way: its own process group (a last-resort SIGKILL takes its tool
-subprocesses along), stderr drained into a bounded tail (a chatty agent must never block on a
-full pipe, and the tail explains a crash), the moment of exit (even when a grandchild keeps the
-pipes open) and stopping: close stdin, SIGTERM, SIGKILL to the group.
+process needs the same way: the command line (under bubblewrap where the agent is sandboxed),
+its own process group (a last-resort SIGKILL takes its tool subprocesses along), stdout as
+lines (an over-long line is skipped, not fatal), stderr drained into a bounded tail (a chatty
+agent must never block on a full pipe, and the tail explains a crash), the moment of exit (even
+when a grandchild keeps the pipes open) and stopping: close stdin, SIGTERM, SIGKILL to the group.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from agentchat.agents.adapter import AgentStartError
 from agentchat.agents.events import AgentEvent, ProcessExited
+from agentchat.agents.sandbox import SandboxPolicy, bwrap_argv
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ class AgentProcess:
     """A spawned agent CLI with piped stdin/stdout; stderr is kept as a tail only."""
 
     def __init__(self, what: str) -> None:
-        self.what = what  # for messages: "Gemini CLI (gemini)"
+        self.what = what  # for messages: "Gemini CLI"
         self.proc: asyncio.subprocess.Process | None = None
         self._transport: asyncio.SubprocessTransport | None = None
         self._protocol: ExitSignallingProtocol | None = None
@@ -109,13 +112,26 @@ class AgentProcess:
     def stderr_tail(self) -> str:
         return self._tail.decode("utf-8", errors="replace")
 
+    @property
+    def stdin_open(self) -> bool:
+        """True while the process runs and its stdin takes input."""
+        return (self.proc is not None and self.proc.stdin is not None
+                and not self.proc.stdin.is_closing() and not self.exited.is_set()
+                and self.proc.returncode is None)
+
     async def spawn(
         self, argv: Sequence[str], cwd: Path, env: Mapping[str, str],
-        *, limit: int = STDOUT_LINE_LIMIT,
+        *, sandbox: SandboxPolicy | None = None, limit: int = STDOUT_LINE_LIMIT,
     ) -> None:
-        """Start it; ``AgentStartError`` names the binary or directory that failed."""
+        """Start it (under bubblewrap with ``sandbox``); ``AgentStartError`` names the binary or
+        directory that failed."""
         if not cwd.is_dir():
             raise AgentStartError(f"working directory does not exist: {cwd}")
+        if sandbox is not None:
+            # inside bwrap a missing binary is only an exit 1: say which one is missing
+            if shutil.which(argv[0], path=env.get("PATH", os.defpath)) is None:
+                raise AgentStartError(f"{self.what} not found at {argv[0]!r}")
+            argv = bwrap_argv(sandbox, list(argv), cwd)
         loop = asyncio.get_running_loop()
         try:
             transport, protocol = await loop.subprocess_exec(
@@ -194,6 +210,30 @@ class AgentProcess:
         kill_group(proc)
         if not await self.wait_exit(10):
             log.error("pid=%s survived SIGKILL for 10 s", proc.pid)
+
+
+async def read_lines(stream: asyncio.StreamReader, limit: int, what: str = "agent"
+                     ) -> AsyncIterator[bytes]:
+    """stdout as lines (the last may lack its newline); a line over ``limit`` bytes (the
+    stream's limit) is skipped with a warning instead of ending the stream."""
+    skipping = False  # inside an over-long line: drop bytes up to its newline
+    while True:
+        try:
+            line = await stream.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial and not skipping:
+                yield exc.partial  # EOF
+            return
+        except asyncio.LimitOverrunError as exc:
+            if not skipping:
+                log.warning("%s: stdout line over %d bytes skipped", what, limit)
+            skipping = True
+            await stream.readexactly(exc.consumed)
+            continue
+        if skipping:
+            skipping = False
+            continue
+        yield line
 
 
 async def until_exit(queue: asyncio.Queue[AgentEvent]) -> AsyncIterator[AgentEvent]:

@@ -24,6 +24,7 @@ from agentchat.agents.events import (
     AssistantText,
     Notice,
     PartialText,
+    Plan,
     ProcessExited,
     SessionStarted,
     ToolCall,
@@ -31,7 +32,7 @@ from agentchat.agents.events import (
 )
 from agentchat.agents.pool import PoolFull, ProcessPool
 from agentchat.agents.presenter import Presenter
-from agentchat.chat.format import code_block, format_duration, tool_line
+from agentchat.chat.format import code_block, format_duration
 from agentchat.chat.port import ChatPort
 from agentchat.chat.textpolicy import guard_agent_text, one_line
 from agentchat.commands.agent import AGENT_COMMANDS, RoomCommands
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 AdapterFactory = Callable[[LaunchSpec], AgentAdapter]
 FileSender = Callable[["Agent", str], Awaitable[None]]  # `get <path>`: upload, send the link
 
-PLAN_DIR_MARK = "/.claude/plans/"  # where plan mode writes the plan (CLI 2.1.x)
 PLAN_MAX_CHARS = 20_000
 RECENT_KEPT = 100  # the owner's latest messages to the agent, by id: corrections find them
 QUOTE_CHARS = 160  # of each version, when a correction is passed on to the agent
@@ -130,7 +130,7 @@ class Agent:
         self._gate = gate
         self._on_live_change = on_live_change or (lambda: None)
         self.adapter: AgentAdapter | None = None
-        self.plan_file: str | None = None  # the plan file this agent last wrote in plan mode
+        self.plan: Plan | None = None  # the agent's latest plan (asked about in plan mode)
         self.busy = False
         self.queue: list[tuple[Presenter, Prompt]] = []  # (where it came from, what)
         self.held_files: list[Attachment] = []  # received, waiting for the owner's next text
@@ -144,7 +144,6 @@ class Agent:
         self._idle_handle: asyncio.TimerHandle | None = None
         self._silence_warning = silence_warning
         self._silence_handle: asyncio.TimerHandle | None = None
-        self._process_cost = 0.0
         self._lock = asyncio.Lock()
         self._stopping = False
         self._interrupted = False
@@ -319,7 +318,6 @@ class Agent:
                  "resumed" if resume else "new session")
         self.adapter = adapter
         self.started_at = time.monotonic()
-        self._process_cost = 0.0
         self._stopping = False
         self.record.status = AgentStatus.RUNNING
         self._persist()
@@ -350,11 +348,10 @@ class Agent:
         elif isinstance(event, PartialText):
             self.output.partial(event.text)
         elif isinstance(event, ToolCall):
-            path = event.input.get("file_path")
-            if isinstance(path, str) and PLAN_DIR_MARK in path:
-                self.plan_file = path  # ExitPlanMode will ask about this file's content
             self.output.next_message()
-            self.output.say(tool_line(event.name, event.input, self.record.cwd))
+            self.output.say(event.line or f"🔧 {one_line(event.name)}")
+        elif isinstance(event, Plan):
+            self.plan = event
         elif isinstance(event, TurnFinished):
             await self._on_turn_finished(event)
         elif isinstance(event, SessionStarted):
@@ -370,9 +367,7 @@ class Agent:
 
     async def _on_turn_finished(self, event: TurnFinished) -> None:
         self.record.turns += 1
-        if event.total_cost_usd >= self._process_cost:
-            self.record.cost_usd += event.total_cost_usd - self._process_cost
-            self._process_cost = event.total_cost_usd
+        self.record.cost_usd += max(event.cost_usd, 0.0)
         self.record.last_active = time.time()
         self.output.end_stream()
         if self._interrupted:
@@ -625,11 +620,15 @@ class Agent:
         return self._locate(self.record) if self._locate is not None else Path(self.record.cwd)
 
     def plan_text(self) -> str | None:
-        """The plan ExitPlanMode asks about: the CLI sends it in a file, not in the request."""
-        if self.plan_file is None:
+        """The plan a plan-approval prompt asks about (Claude's ExitPlanMode sends none: its
+        plan is in a file, read now)."""
+        plan = self.plan
+        if plan is None:
             return None
+        if plan.path is None:
+            return plan.text[:PLAN_MAX_CHARS] or None
         try:
-            with open(self.plan_file, encoding="utf-8", errors="replace") as fh:
+            with open(plan.path, encoding="utf-8", errors="replace") as fh:
                 return fh.read(PLAN_MAX_CHARS)
         except OSError as exc:
             log.warning("%s: cannot read the plan file: %s", self.name, exc)

@@ -204,7 +204,8 @@ def _result(obj: dict[str, Any]) -> list[AgentEvent]:
             result=result,
             duration_ms=_int(obj.get("duration_ms")),
             num_turns=_int(obj.get("num_turns")),
-            total_cost_usd=_float(obj.get("total_cost_usd")),
+            # the process's running total: ClaudeCodeAdapter turns it into this turn's
+            cost_usd=_float(obj.get("total_cost_usd")),
             session_id=_str(obj.get("session_id")),
         )
     ]

@@ -29,7 +29,7 @@ def make_agent(port: FakePort, pool: ProcessPool | None = None, idle: float = 60
 
 
 def done() -> TurnFinished:
-    return TurnFinished(subtype="success", is_error=False, total_cost_usd=0.01)
+    return TurnFinished(subtype="success", is_error=False, cost_usd=0.01)
 
 
 async def test_a_turn_relays_text_and_tool_lines() -> None:
@@ -39,7 +39,9 @@ async def test_a_turn_relays_text_and_tool_lines() -> None:
     adapter = FakeAdapter.instances[-1]
     assert adapter.sent == ["hello"] and agent.busy
     assert ("swift-fox", "u@example.com", "dnd", "working…", True) in port.presences
-    adapter.emit(ToolCall("t1", "Edit", {"file_path": "/w/proj/src/a.py"}))
+    # the backend words the line (Claude: its tool shapes); the runtime relays it
+    adapter.emit(ToolCall("t1", "Edit", {"file_path": "/w/proj/src/a.py"},
+                          line="🔧 Edit src/a.py"))
     adapter.emit(AssistantText("Done!"))
     adapter.emit(done())
     await asyncio.wait_for(agent.turn_done.wait(), 5)

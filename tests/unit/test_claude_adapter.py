@@ -20,10 +20,13 @@ import pytest
 from agentchat.agents.adapter import AgentStartError, LaunchSpec
 from agentchat.agents.claude_code import AgentNotRunning, ClaudeCodeAdapter, build_argv
 from agentchat.agents.events import (
+    AgentEvent,
     AssistantText,
     ControlAnswered,
+    Plan,
     ProcessExited,
     SessionStarted,
+    ToolCall,
     TurnFinished,
 )
 from tests.support import agent_events
@@ -305,3 +308,32 @@ async def test_missing_cwd(tmp_path: Path, fake_claude: str) -> None:
     with pytest.raises(AgentStartError, match="working directory") as info:
         await ClaudeCodeAdapter(spec, fake_claude).start()
     assert str(tmp_path / "gone") in str(info.value)
+
+
+# --- Claude's own shapes → neutral events ------------------------------------------------------
+
+
+async def emitted(adapter: ClaudeCodeAdapter, *events: AgentEvent) -> list[AgentEvent]:
+    for event in (*events, ProcessExited(0, "", expected=True)):
+        adapter._emit(event)
+    return [e async for e in adapter.events()][:-1]
+
+
+async def test_turn_cost_is_this_turns_share_of_the_clis_running_total(tmp_path: Path) -> None:
+    """The CLI reports its process's running total; the runtime adds up what each turn cost."""
+    adapter = ClaudeCodeAdapter(make_spec(tmp_path), "claude")
+    out = await emitted(adapter, *(TurnFinished("success", False, cost_usd=total)
+                                   for total in (0.25, 0.75, 0.75)))
+    assert [e.cost_usd for e in out if isinstance(e, TurnFinished)] == [0.25, 0.5, 0.0]
+
+
+async def test_tool_lines_and_the_plan_file(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    plan = "/home/a/.claude/plans/bright-plan.md"
+    out = await emitted(ClaudeCodeAdapter(spec, "claude"),
+                        ToolCall("t1", "Edit", {"file_path": str(spec.cwd / "src" / "a.py")}),
+                        ToolCall("t2", "Write", {"file_path": plan, "content": "1. x"}))
+    edit, write, planned = out
+    assert isinstance(edit, ToolCall) and edit.line == "🔧 Edit src/a.py"
+    assert isinstance(write, ToolCall) and write.line == f"🔧 Write {plan}"
+    assert planned == Plan(path=plan)  # ExitPlanMode asks about this file's content

@@ -257,7 +257,7 @@ async def test_files_sent_during_a_turn_are_queued_with_their_text() -> None:
     adapter = FakeAdapter.instances[-1]
     await agent.handle_owner_file(SHOT, "and this")
     adapter.sent_event.clear()
-    adapter.emit(TurnFinished(subtype="success", is_error=False, total_cost_usd=0.0))
+    adapter.emit(TurnFinished(subtype="success", is_error=False, cost_usd=0.0))
     await asyncio.wait_for(adapter.sent_event.wait(), 5)
     assert adapter.sent[-1].endswith("attached.]\n\nand this")
     assert adapter.images[-1] == [SHOT.image]

@@ -205,7 +205,7 @@ async def test_a_turn_from_a_room_answers_there_and_queued_talk_keeps_its_origin
     await agent.deliver("from the room", via=room)
     adapter = FakeAdapter.instances[-1]
     await agent.handle_owner_text("from the owner")  # mid-turn: queued, said where it came from
-    adapter.emit(ToolCall("t1", "Read", {"file_path": "/w/proj/a.py"}))
+    adapter.emit(ToolCall("t1", "Read", {"file_path": "/w/proj/a.py"}, line="🔧 Read a.py"))
     adapter.emit(AssistantText("room answer"))
     adapter.sent_event.clear()
     adapter.emit(done())
