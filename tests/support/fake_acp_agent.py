@@ -6,8 +6,9 @@ cancelled by an interrupt) need an agent that misbehaves on demand in millisecon
 only; message shapes as Gemini CLI and codex-acp send them.
 
 Prompts: ``ask`` sends ``session/request_permission`` and answers with what came back;
-``slow`` ends only on ``session/cancel`` (stopReason ``cancelled``); ``crash`` writes to stderr
-and exits 3; ``mcp`` answers with the ``mcpServers`` its session was opened with (JSON);
+``write`` announces a bare call (a title only, as OpenCode does) and says what it writes in an
+update; ``slow`` ends only on ``session/cancel`` (stopReason ``cancelled``); ``crash`` writes
+to stderr and exits 3; ``mcp`` answers with the ``mcpServers`` its session was opened with (JSON);
 anything else is answered ``echo: <text>``. Exits 0 when stdin closes.
 
 Environment: FAKE_ACP_NO_LOAD=1 → no ``loadSession`` capability; FAKE_ACP_MCP_HTTP=1 →
@@ -70,6 +71,15 @@ def prompt(request_id: int, params: dict[str, Any]) -> None:
     elif text == "ask":
         outcome = ask(session).get("outcome", {})
         chunk(session, f"outcome: {outcome.get('optionId') or outcome.get('outcome')}")
+    elif text == "write":
+        update(session, {"sessionUpdate": "tool_call", "toolCallId": "call-2", "kind": "edit",
+                         "title": "write", "status": "pending", "locations": [], "rawInput": {}})
+        update(session, {"sessionUpdate": "tool_call_update", "toolCallId": "call-2",
+                         "status": "in_progress", "rawInput": {"filePath": "/w/a.txt",
+                                                               "content": "hi\n"}})
+        update(session, {"sessionUpdate": "tool_call_update", "toolCallId": "call-2",
+                         "status": "completed", "rawOutput": {"output": "Wrote file"}})
+        chunk(session, "written")
     elif text == "mcp":
         chunk(session, json.dumps(_mcp_servers))
     elif text == "slow":

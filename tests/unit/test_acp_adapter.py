@@ -109,6 +109,17 @@ async def test_permission_shows_the_call_and_answers_with_the_chosen_option(
     assert AssistantText("outcome: yes") in seen
 
 
+async def test_a_bare_tool_call_is_shown_once_its_update_says_what_it_does(
+    launch: Launch,
+) -> None:
+    agent = await launch()
+    events = agent.events()
+    await agent.send("write")
+    call, _ = await next_of(events, ToolCall)
+    assert (call.name, call.input) == ("Write", {"file_path": "/w/a.txt", "content": "hi\n"})
+    assert call.line == "🔧 Write /w/a.txt"
+
+
 async def test_interrupt_cancels_a_pending_permission_and_the_turn(
     launch: Launch, owner: Owner
 ) -> None:

@@ -142,6 +142,14 @@ def test_tool_calls_are_shown_in_the_chat_s_tool_shapes() -> None:
     assert (read.name, read.input) == ("Read", {"file_path": "/r/b"})
     assert tool_view({"kind": "fetch", "title": "Fetch x", "rawInput": {"url": "u"}}).input == {
         "url": "u"}
+    # no diff: the agent's own input (OpenCode's write and edit tools)
+    write = tool_view({"kind": "edit", "title": "write",
+                       "rawInput": {"filePath": "/r/a", "content": "x"}})
+    assert (write.name, write.input) == ("Write", {"file_path": "/r/a", "content": "x"})
+    edit = tool_view({"kind": "edit", "title": "edit", "rawInput": {
+        "filePath": "/r/a", "oldString": "x", "newString": "y"}})
+    assert (edit.name, edit.input) == ("Edit", {"file_path": "/r/a", "old_string": "x",
+                                               "new_string": "y"})
 
 
 OPTIONS = [{"optionId": "always", "kind": "allow_always"}, {"optionId": "once",

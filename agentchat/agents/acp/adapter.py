@@ -16,7 +16,6 @@ import base64
 import contextlib
 import logging
 import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
@@ -33,7 +32,7 @@ from acp.schema import (
 )
 from pydantic import BaseModel
 
-from agentchat.agents.acp.mapping import choose_option, follow_up, tool_view
+from agentchat.agents.acp.mapping import choose_option, follow_up, plan_text, tool_view
 from agentchat.agents.adapter import AgentStartError, Image, LaunchSpec
 from agentchat.agents.environment import Declared, agent_environment
 from agentchat.agents.events import (
@@ -41,6 +40,7 @@ from agentchat.agents.events import (
     AssistantText,
     Notice,
     PartialText,
+    Plan,
     ProcessExited,
     SessionStarted,
     ToolCall,
@@ -48,7 +48,7 @@ from agentchat.agents.events import (
     TurnFinished,
 )
 from agentchat.agents.process import AgentProcess, until_exit
-from agentchat.agents.sandbox import bwrap_argv
+from agentchat.chat.format import tool_line
 from agentchat.permissions.mcp_app import SECRET_HEADER, SERVER_NAME
 from agentchat.permissions.model import Decision
 
@@ -84,6 +84,7 @@ class AcpAdapter:
         ask: PermissionAsker,
         env: Mapping[str, str] | None = None,
         declared: Declared | None = None,
+        mode: str = "",
         streaming: bool = True,
     ) -> None:
         self.spec = spec
@@ -93,7 +94,8 @@ class AcpAdapter:
         self._env = dict(env or {})
         self._declared = declared or NOTHING_MORE  # what it may inherit from our environment
         self._streaming = streaming
-        self._process = AgentProcess(f"{label} ({self.argv[0]})")
+        self._mode = mode  # session/set_mode at every start ("" : the agent's own default)
+        self._process = AgentProcess(label)
         self._conn: acp.ClientSideConnection | None = None
         self._queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
         self.session_id = ""
@@ -105,6 +107,7 @@ class AcpAdapter:
         self._cancelled = False
         self._text = ""  # the assistant's message so far
         self._seen_tools: set[str] = set()
+        self._calls: dict[str, dict[str, Any]] = {}  # announced calls not shown yet
         self._follow_ups: list[str] = []
         self._last_update = 0.0
         self._prompt_sent = asyncio.Event()
@@ -119,13 +122,7 @@ class AcpAdapter:
         # Never agentchat's own environment (its secrets): the allow-list, then our values.
         env = {**agent_environment(os.environ, declared=self._declared, own=self.spec.env),
                **self._env}
-        argv = self.argv
-        if self.spec.sandbox is not None:
-            # inside bwrap a missing binary is only an exit 1: say which one is missing
-            if shutil.which(argv[0], path=env.get("PATH", os.defpath)) is None:
-                raise AgentStartError(f"{self.label} not found at {argv[0]!r}")
-            argv = bwrap_argv(self.spec.sandbox, argv, self.spec.cwd)
-        await self._process.spawn(argv, self.spec.cwd, env)
+        await self._process.spawn(self.argv, self.spec.cwd, env, sandbox=self.spec.sandbox)
         self._conn = acp.connect_to_agent(cast(acp.Client, _Client(self)), self._process.stdin,
                                           self._process.stdout, observers=[self._observe])
         self._watcher = asyncio.create_task(self._watch(), name=f"acp-{self.pid}")
@@ -170,10 +167,12 @@ class AcpAdapter:
                 else:
                     await self._replay_settled()
                     self.session_id = self.spec.session_id
-                    self._queue.put_nowait(SessionStarted(self.session_id))
-                    return
-        new = await self._conn.new_session(cwd=cwd, mcp_servers=servers)
-        self.session_id = new.session_id
+        if not self.session_id:
+            new = await self._conn.new_session(cwd=cwd, mcp_servers=servers)
+            self.session_id = new.session_id
+        if self._mode:
+            # e.g. Claude Code over ACP starts in "auto", which asks nothing: set one that asks
+            await self._conn.set_session_mode(session_id=self.session_id, mode_id=self._mode)
         self._queue.put_nowait(SessionStarted(self.session_id))
 
     def _mcp_servers(self) -> list[HttpMcpServer]:
@@ -305,14 +304,24 @@ class AcpAdapter:
             self._queue.put_nowait(AssistantText(self._text))
         self._text = ""
 
-    def _tool_started(self, call: dict[str, Any]) -> None:
+    def _tool_started(self, call: dict[str, Any], *, now: bool = False) -> None:
+        """Announce a tool call once, as soon as it says what it does: some agents (OpenCode)
+        open it with a bare title and send the path and input in an update. ``now``: at the
+        latest (a permission request, the call's end)."""
         call_id = str(call.get("toolCallId") or "")
         if call_id in self._seen_tools:
             return
+        known = self._calls.setdefault(call_id, {})
+        known.update({k: v for k, v in call.items() if v not in (None, "", [], {})})
+        view = tool_view(known)
+        if not view.input and not now:
+            return
         self._seen_tools.add(call_id)
+        self._calls.pop(call_id, None)
         self._flush_text()
-        view = tool_view(call)
-        self._queue.put_nowait(ToolCall(call_id, view.name, view.input))
+        self._queue.put_nowait(ToolCall(call_id, view.name, view.input,
+                                        line=tool_line(view.name, view.input,
+                                                       str(self.spec.cwd))))
 
     def on_update(self, update: dict[str, Any]) -> None:
         self._last_update = asyncio.get_running_loop().time()
@@ -327,8 +336,11 @@ class AcpAdapter:
                     self._queue.put_nowait(PartialText(self._text))
         elif kind == "tool_call":
             self._tool_started(update)
+        elif kind == "plan":
+            self._queue.put_nowait(Plan(text=plan_text(update.get("entries"))))
         elif kind == "tool_call_update":
             status = update.get("status")
+            self._tool_started(update, now=status in ("completed", "failed"))
             if status in ("completed", "failed"):
                 output = update.get("rawOutput")
                 self._queue.put_nowait(ToolOutcome(str(update.get("toolCallId") or ""),
@@ -337,7 +349,7 @@ class AcpAdapter:
 
     async def on_permission(self, call: dict[str, Any], options: list[dict[str, Any]]
                             ) -> dict[str, Any]:
-        self._tool_started(call)  # Gemini CLI asks before it announces the call
+        self._tool_started(call, now=True)  # Gemini CLI asks before it announces the call
         view = tool_view(call)
         decision = await self._ask(view.name, view.input, call.get("toolCallId"))
         option = choose_option(options, decision)

@@ -39,6 +39,23 @@ def _first_path(locations: Iterable[Any]) -> str | None:
     return None
 
 
+_PATHS = ("file_path", "filePath", "filepath", "path")
+_OLD = ("old_string", "oldString")
+_NEW = ("new_string", "newString")
+
+
+def _first_str(raw: dict[str, Any], keys: Sequence[str]) -> str | None:
+    for key in keys:
+        if isinstance(raw.get(key), str):
+            return str(raw[key])
+    return None
+
+
+def _raw_path(raw: Any) -> str | None:
+    """The file a call's ``rawInput`` names (agents spell the key differently)."""
+    return _first_str(raw, _PATHS) if isinstance(raw, dict) else None
+
+
 def _command(raw: Any, title: str) -> str:
     """The command line of an execute call: rawInput.command (str or argv), else the title."""
     if isinstance(raw, dict):
@@ -74,7 +91,15 @@ def tool_view(call: dict[str, Any]) -> ToolView:
         if title and title != command:
             view["description"] = title
         return ToolView("Bash", view)
-    where = _first_path(locations)
+    where = _raw_path(raw) or _first_path(locations)
+    if kind == "edit" and where is not None and isinstance(raw, dict):
+        # no diff (OpenCode announces a call with its tool's own input): read that input
+        if isinstance(raw.get("content"), str):
+            return ToolView("Write", {"file_path": where, "content": raw["content"]})
+        old_text, new_text = _first_str(raw, _OLD), _first_str(raw, _NEW)
+        if old_text is not None and new_text is not None:
+            return ToolView("Edit", {"file_path": where, "old_string": old_text,
+                                     "new_string": new_text})
     if kind == "read" and where is not None:
         return ToolView("Read", {"file_path": where})
     if kind in ("edit", "delete", "move") and where is not None:
@@ -114,3 +139,13 @@ def follow_up(decision: Decision, title: str) -> str | None:
     if decision.allowed or not decision.note or decision.answered_by != "owner":
         return None
     return f"The user refused the permission for: {title}. They said: {decision.note}"
+
+
+def plan_text(entries: Any) -> str:
+    """An ACP ``plan`` update's entries as lines: ``[x] done``, ``[>] running``, ``[ ] to do``."""
+    marks = {"completed": "[x]", "in_progress": "[>]"}
+    lines = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("content"), str):
+            lines.append(f"{marks.get(str(entry.get('status')), '[ ]')} {entry['content']}")
+    return "\n".join(lines)
