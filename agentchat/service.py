@@ -16,16 +16,20 @@ import uuid
 from pathlib import Path
 
 from agentchat.agents import cli_home
-from agentchat.agents.acp import AcpAdapter
 from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
-from agentchat.agents.claude_code import ClaudeCodeAdapter
+from agentchat.agents.backends import Wiring, backend_of
 from agentchat.agents.environment import agent_environment
 from agentchat.agents.names import generate_name
 from agentchat.agents.pool import ProcessPool
 from agentchat.agents.presenter import Presenter, PresenterPort
 from agentchat.agents.runtime import AdapterFactory, Agent
 from agentchat.agents.sandbox import SandboxPolicy, SandboxStatus, agent_policy, detect
-from agentchat.agents.types import AgentType, configured_types, offered_types
+from agentchat.agents.types import (
+    AgentType,
+    claude_type,
+    configured_types,
+    offered_types,
+)
 from agentchat.chat.format import split_message
 from agentchat.chat.textpolicy import for_log, one_line
 from agentchat.commands.adhoc import TableCommands
@@ -238,16 +242,12 @@ class Service:
     # ------------------------------------------------------------------ agents
 
     def _make_adapter(self, spec: LaunchSpec) -> AgentAdapter:
-        kind = self.types.get(spec.agent_type)
-        if kind is None or kind.backend != "acp":
-            return ClaudeCodeAdapter(spec, kind.command if kind else self.config.agents.claude_path)
-        broker, name = self.broker, spec.agent
-        return AcpAdapter(
-            spec, [kind.resolve() or kind.command, *kind.args], label=kind.label,
-            ask=lambda tool, tool_input, call_id: broker.request_for(name, tool, tool_input,
-                                                                     call_id),
-            declared=kind.declared, streaming=self.config.agents.streaming,
-        )
+        kind = self.types.get(spec.agent_type) or claude_type(self.config)
+        broker = self.broker
+        wiring = Wiring(ask=lambda name: lambda tool, tool_input, call_id: broker.request_for(
+                            name, tool, tool_input, call_id),
+                        streaming=self.config.agents.streaming)
+        return backend_of(kind).adapter(kind, spec, wiring)
 
     def agent_types(self) -> tuple[tuple[str, str], ...]:
         return tuple((t.name, t.label) for t in offered_types(self.config))

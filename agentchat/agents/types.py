@@ -1,8 +1,12 @@
-"""The agent types ``new`` offers: built-in defaults, ``agents.types`` overrides, lookup.
+"""The registry of agent types ``new`` offers: built-in entries, ``agents.types`` overrides.
 
-A type names a backend ("claude": Claude Code's native stream-json; "acp": any Agent Client
-Protocol agent), the command that starts it and what to tell the operator when it is missing.
-Without ``agents.types`` the menu is Claude Code alone, exactly as before types existed.
+A type declares everything agentchat needs to know about one agent: its menu name, its backend
+("claude": Claude Code's native stream-json; "acp": any Agent Client Protocol agent, see
+``agents.backends``), how to launch it (command, arguments, environment, its own config
+directories), how ``agentchat check`` finds it (the command in PATH, its version, the npm package
+to install when it is missing) and what it can do (``Capabilities``: the README's table is
+generated from these). docs/adding-an-agent.md walks through adding one. Without
+``agents.types`` the menu is Claude Code alone, exactly as before types existed.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import json
 import os
 import platform
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
@@ -24,24 +28,46 @@ CLAUDE = "claude-code"
 
 
 @attrs.frozen
+class Capabilities:
+    """What agentchat can do with a type (checked against the real agents: interrupt with
+    ``stop``; continue the conversation after an idle stop, a crash or a restart of agentchat;
+    permission modes; a choice of models; images sent with a message)."""
+
+    interrupt: bool = True
+    resume: bool = False
+    modes: bool = False
+    models: bool = False
+    images: bool = False
+
+
+@attrs.frozen
 class AgentType:
     name: str
-    backend: str  # "claude" | "acp"
+    backend: str  # "claude" | "acp": agents.backends
     label: str
     command: str
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = attrs.field(factory=dict)
-    install: str = ""  # how to install it, for `agentchat check` and the menu
+    package: str = ""  # the npm package that ships it, pinned: "opencode-ai@1.18.33"
     # what it may inherit beyond the basics (agents/environment.py): its model API's variables
     declared: Declared = attrs.field(factory=Declared)
     # its config/state directories, each agent's own copy in its own home (agents/cli_home.py)
     config_dirs: tuple[ConfigDir, ...] = ()
+    capabilities: Capabilities = attrs.field(factory=Capabilities)
+    mode: str = ""  # ACP: the session mode set at every start (one that asks before edits)
+    # the real program behind what was found in PATH (a node wrapper that hides it)
+    native: Callable[[str], str] | None = attrs.field(default=None, eq=False)
+
+    @property
+    def install(self) -> str:
+        """How to install it, for `agentchat check` and the README."""
+        return f"npm install -g {self.package}" if self.package else ""
 
     def resolve(self) -> str | None:
         """The executable to run, or None when it is not installed."""
         found = find_command(self.command)
-        if found is not None and self.name == "codex":
-            return native_codex(found)
+        if found is not None and self.native is not None:
+            return self.native(found)
         return found
 
 
@@ -52,21 +78,6 @@ GEMINI_DIR = ConfigDir(".gemini", files=("settings.json", "oauth_creds.json",
 # sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl (codex-acp 0.16.0 loads one copied there alone)
 CODEX_DIR = ConfigDir(".codex", env="CODEX_HOME", files=("config.toml", "auth.json"),
                       sessions="sessions/*/*/*/rollout-*-{id}.jsonl")
-
-_DEFAULTS: dict[str, AgentType] = {
-    CLAUDE: AgentType(CLAUDE, "claude", "Claude Code", "claude",
-                      install="npm install -g @anthropic-ai/claude-code@2.1.331"),
-    "gemini": AgentType("gemini", "acp", "Gemini CLI", "gemini", ("--acp",),
-                        {"GEMINI_CLI_NO_RELAUNCH": "true"},  # else it re-spawns itself
-                        install="npm install -g @google/gemini-cli@0.61.0",
-                        declared=Declared(prefixes=("GEMINI_", "GOOGLE_")),
-                        config_dirs=(GEMINI_DIR,)),
-    "codex": AgentType("codex", "acp", "Codex", "codex-acp",
-                       install="npm install -g @zed-industries/codex-acp@0.16.0",
-                       declared=Declared(prefixes=("CODEX_", "OPENAI_")),
-                       config_dirs=(CODEX_DIR,)),
-}
-
 
 def find_command(command: str) -> str | None:
     """A path with a slash must exist and be executable; a bare name is looked up in PATH."""
@@ -90,12 +101,41 @@ def native_codex(found: str) -> str:
     return str(native) if native.is_file() else found
 
 
+# The built-in types. Each entry is the whole of what agentchat knows about that agent;
+# docs/adding-an-agent.md says what each field is for. Capabilities as seen with the pinned
+# versions (tools/package.json): ACP's loadSession (resume), promptCapabilities.image (images),
+# session/new's modes and models (or a "model" config option).
+_DEFAULTS: dict[str, AgentType] = {t.name: t for t in (
+    AgentType(CLAUDE, "claude", "Claude Code", "claude",
+              package="@anthropic-ai/claude-code@2.1.331",
+              capabilities=Capabilities(resume=True, modes=True, models=True, images=True)),
+    AgentType("gemini", "acp", "Gemini CLI", "gemini", ("--acp",),
+              {"GEMINI_CLI_NO_RELAUNCH": "true"},  # else it re-spawns itself
+              package="@google/gemini-cli@0.61.0",
+              declared=Declared(prefixes=("GEMINI_", "GOOGLE_")),
+              config_dirs=(GEMINI_DIR,),
+              # modes default/autoEdit/yolo/plan; no models offered over ACP (0.61.0)
+              capabilities=Capabilities(resume=True, modes=True, images=True)),
+    AgentType("codex", "acp", "Codex", "codex-acp",
+              package="@zed-industries/codex-acp@0.16.0",
+              declared=Declared(prefixes=("CODEX_", "OPENAI_")),
+              config_dirs=(CODEX_DIR,),
+              capabilities=Capabilities(resume=True, modes=True, models=True, images=True),
+              native=native_codex),
+)}
+
+
+def builtin_types() -> list[AgentType]:
+    """Every built-in type, in the registry's order (README, bench)."""
+    return list(_DEFAULTS.values())
+
+
 def configured_types(config: Config) -> list[AgentType]:
     """Every configured type (installed or not), defaults filled in, in the configured order."""
     agents = config.agents
     entries = agents.types or ()
     if not entries:
-        return [_claude(config, _DEFAULTS[CLAUDE])]
+        return [claude_type(config)]
     out = []
     for entry in entries:
         base = _DEFAULTS.get(entry.name) or AgentType(entry.name, entry.backend or "acp",
@@ -111,6 +151,11 @@ def configured_types(config: Config) -> list[AgentType]:
         out.append(_claude(config, kind) if kind.backend == "claude" and not entry.command
                    else kind)
     return out
+
+
+def claude_type(config: Config) -> AgentType:
+    """Claude Code as configured (agents.claudePath): the type of agents whose type is gone."""
+    return _claude(config, _DEFAULTS[CLAUDE])
 
 
 def _claude(config: Config, kind: AgentType) -> AgentType:

@@ -269,3 +269,27 @@ def test_an_acp_agent_runs_sandboxed_in_its_own_home_seeded_from_the_configured_
 
     service.sandbox = SandboxStatus(None, "off", True)
     assert spec("fox", "codex").sandbox is None
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_the_readme_table_is_the_registry_s() -> None:
+    """README.md's table of agent types is generated from the declarations (run
+    ``python -m agentchat.agents.readme`` after changing one)."""
+    from agentchat.agents import readme
+
+    assert readme.current() == readme.block()
+
+
+def test_every_builtin_type_pins_the_package_the_tests_run() -> None:
+    """`agentchat check`'s install hint names the version tools/package.json pins (and
+    scripts/bootstrap installs for the tests)."""
+    from agentchat.agents.types import builtin_types
+
+    pins = json.loads((Path(__file__).resolve().parents[2] / "tools" / "package.json")
+                      .read_text())["dependencies"]
+    for kind in builtin_types():
+        package, _, version = kind.package.rpartition("@")
+        assert pins.get(package) == version, kind.name
+        assert kind.install == f"npm install -g {package}@{version}"
