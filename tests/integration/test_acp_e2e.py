@@ -51,7 +51,7 @@ from tests.support.service_harness import (
 from tests.support.uploads import download, oob_url
 from tests.support.xmpp_client import ClientPool
 
-pytestmark = [pytest.mark.usefixtures("component_free"), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.usefixtures("component_free"), pytest.mark.timeout(600)]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class Family:
     restart_wait: Callable[[float], Any]  # before session/load may succeed (Gemini's minutes)
     sessions: str  # where its session files are, in the agent's own home (a glob)
     own_env: tuple[str, ...] = ()  # variables pointing into the agent's own home
+    start: float = 30  # seconds its start may take (creation, restart)
 
 
 async def _no_wait(_since: float) -> None:
@@ -117,7 +118,8 @@ async def test_created_from_new_allowed_write_then_a_turn_that_remembers(
     target = repo(tmp_path) / "hello.txt"
     client = await connect_client(make_user())
     agent, pid, prompt = await asking_to_write(model_api, family.write(target), client, target,
-                                               "create hello.txt", kind=family.label)
+                                               "create hello.txt", kind=family.label,
+                                               timeout=family.start)
     body = str(prompt["body"])  # type: ignore[index]
     assert "Action: Write File" in body and "File: hello.txt" in body
     assert body.endswith("Reply: yes / no / always")
@@ -163,7 +165,8 @@ async def test_denied_with_a_reason_no_file_and_the_agent_hears_the_reason(
     target = repo(tmp_path) / "hello.txt"
     client = await connect_client(make_user())
     agent, pid, prompt = await asking_to_write(model_api, family.write(target), client, target,
-                                               "create hello.txt", kind=family.label)
+                                               "create hello.txt", kind=family.label,
+                                               timeout=family.start)
     asked = len(model_api.requests)
     client.send(agent, "no, call it greeting.txt")
     assert (await correction_of(client, agent, prompt)).endswith("❌ denied: call it greeting.txt")
@@ -182,7 +185,7 @@ async def test_stop_mid_turn_then_a_normal_turn(
     connect_client: ClientPool,
 ) -> None:
     client = await connect_client(make_user())
-    agent = await create_agent(client, "hello", kind=family.label)
+    agent = await create_agent(client, "hello", kind=family.label, timeout=family.start)
     await reply(client, agent, "echo: hello")
     gate = asyncio.Event()
     try:
@@ -208,7 +211,8 @@ async def test_agentchat_killed_and_restarted_continues_the_session(
     await first.start()
     try:
         client = await connect_client(make_user())
-        agent = await create_agent(client, "remember the word banana", kind=family.label)
+        agent = await create_agent(client, "remember the word banana", kind=family.label,
+                                   timeout=family.start)
         name = agent.split("@")[0]
         await reply(client, agent, "echo: remember the word banana")
         answered = time.time()  # the agent's session file exists by now
@@ -220,7 +224,8 @@ async def test_agentchat_killed_and_restarted_continues_the_session(
         await client.expect(MANAGER, f"agentchat restarted: {name} stopped; send a message "
                                      "to resume.")
         client.send(agent, "what was the word?")
-        await reply(client, agent, "echo: what was the word?")  # no "new session" notice first
+        # no "new session" notice first
+        await reply(client, agent, "echo: what was the word?", family.start)
         assert model_api.all_user_texts() == ["remember the word banana", "what was the word?"]
         state = json.loads((tmp_path / "home" / "state.json").read_text())
         [saved] = state["agents"]

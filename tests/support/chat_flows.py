@@ -23,9 +23,10 @@ async def turn_ended(client: ChatClient, agent: str) -> None:
     )
 
 
-async def reply(client: ChatClient, agent: str, contains: str | re.Pattern[str]) -> str:
+async def reply(client: ChatClient, agent: str, contains: str | re.Pattern[str],
+                timeout: float = 30) -> str:
     """The agent's next message (which must contain ``contains``) and the end of its turn."""
-    msg = await client.expect(agent, contains)
+    msg = await client.expect(agent, contains, timeout)
     await turn_ended(client, agent)
     return str(msg["body"])
 
@@ -47,11 +48,13 @@ async def start_creation(
 
 
 async def create_agent(
-    client: ChatClient, task: str, repo_choice: str = "2", kind: str = "Claude Code"
+    client: ChatClient, task: str, repo_choice: str = "2", kind: str = "Claude Code",
+    timeout: float = 30,
 ) -> str:
-    """The whole creation flow (``start_creation``); returns the agent's bare JID."""
+    """The whole creation flow (``start_creation``); returns the agent's bare JID.
+    ``timeout``: for the agent's start (OpenCode needs tens of seconds on a busy machine)."""
     await start_creation(client, task, repo_choice, kind)
-    created = await client.expect(MANAGER, CREATED)
+    created = await client.expect(MANAGER, CREATED, timeout)
     match = CREATED.match(created["body"])
     assert match is not None
     return f"{match.group(1)}@agents.example.com"
@@ -65,12 +68,12 @@ class ScriptedModel(Protocol):
 
 async def asking_to_write(
     api: ScriptedModel, write_step: Any, client: ChatClient, target: Path, task: str,
-    kind: str = "Claude Code",
+    kind: str = "Claude Code", timeout: float = 30,
 ) -> tuple[str, str, Any]:
     """A new agent whose first step (``write_step``, scripted) is a Write of ``target``:
     returns (agent, prompt id, prompt)."""
     api.push(write_step)
-    agent = await create_agent(client, task, kind=kind)
+    agent = await create_agent(client, task, kind=kind, timeout=timeout)
     pid, prompt = await wait_prompt(client, agent, f"🔧 Write {target.name}")
     return agent, pid, prompt
 

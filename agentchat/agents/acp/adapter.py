@@ -58,7 +58,7 @@ PermissionAsker = Callable[[str, dict[str, Any], str | None], Awaitable[Decision
 """(tool name, input, tool call id) → the owner's decision (the broker, for this agent)."""
 
 NOTHING_MORE = Declared()  # only the basics every program gets
-START_TIMEOUT = 90.0  # initialize + session/new; Gemini CLI needs seconds on a busy machine
+START_TIMEOUT = 180.0  # initialize + session/new: seconds, minutes on a loaded machine
 REPLAY_QUIET = 0.3  # session/load may return before its history replay ends (Gemini CLI)
 REPLAY_MAX = 3.0
 _ERROR_STOPS = {"max_tokens": "the answer hit the token limit",
