@@ -78,6 +78,10 @@ GEMINI_DIR = ConfigDir(".gemini", files=("settings.json", "oauth_creds.json",
 # sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl (codex-acp 0.16.0 loads one copied there alone)
 CODEX_DIR = ConfigDir(".codex", env="CODEX_HOME", files=("config.toml", "auth.json"),
                       sessions="sessions/*/*/*/rollout-*-{id}.jsonl")
+# OpenCode: ~/.config/opencode (providers, models, permissions), ~/.local/share/opencode (the
+# provider logins in auth.json; sessions in opencode.db)
+OPENCODE_CONFIG_DIR = ConfigDir(".config/opencode", files=("opencode.json", "opencode.jsonc"))
+OPENCODE_DATA_DIR = ConfigDir(".local/share/opencode", files=("auth.json",))
 
 def find_command(command: str) -> str | None:
     """A path with a slash must exist and be executable; a bare name is looked up in PATH."""
@@ -122,6 +126,17 @@ _DEFAULTS: dict[str, AgentType] = {t.name: t for t in (
               config_dirs=(CODEX_DIR,),
               capabilities=Capabilities(resume=True, modes=True, models=True, images=True),
               native=native_codex),
+    AgentType("opencode", "acp", "OpenCode", "opencode", ("acp",),
+              {"OPENCODE_DISABLE_AUTOUPDATE": "1",
+               # its default is to edit and run commands without asking
+               "OPENCODE_PERMISSION": '{"edit": "ask", "bash": "ask", "webfetch": "ask"}'},
+              package="opencode-ai@1.18.33",
+              # its own settings, and the keys of the providers it may be configured with
+              declared=Declared(prefixes=("OPENCODE_", "OPENAI_", "GEMINI_", "GOOGLE_",
+                                          "OPENROUTER_", "GROQ_", "MISTRAL_", "DEEPSEEK_")),
+              config_dirs=(OPENCODE_CONFIG_DIR, OPENCODE_DATA_DIR),
+              # modes build/plan and the models as session/new config options
+              capabilities=Capabilities(resume=True, modes=True, models=True, images=True)),
 )}
 
 

@@ -1,4 +1,5 @@
-"""Gemini CLI and Codex agents end to end: real Prosody, real agent CLIs, scripted model APIs.
+"""ACP agents (Gemini CLI, Codex, OpenCode) end to end: real Prosody, real agent CLIs, scripted
+model APIs.
 
 Each family goes through what a user does with a Claude Code agent: created from the manager's
 ``new`` menu, a permission prompt answered ``yes`` and ``no, <reason>``, a second turn that
@@ -22,15 +23,18 @@ import pytest
 from agentchat.permissions.audit import read_audit
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
+from tests.support import scripted_chat as sc
 from tests.support import scripted_gemini as sg
 from tests.support import scripted_openai as so
 from tests.support import scripted_server as ss
 from tests.support.agent_envs import (
     CODEX,
     GEMINI,
+    OPENCODE,
     codex_env,
     gemini_env,
     gemini_minute_passed,
+    opencode_env,
     pinned,
 )
 from tests.support.chat_flows import (
@@ -78,7 +82,10 @@ GEMINI_FAMILY = Family("gemini", "Gemini CLI", GEMINI, sg.ScriptedGemini, gemini
                        sg.write_file, gemini_minute_passed, ".gemini/tmp/*/chats/*")
 CODEX_FAMILY = Family("codex", "Codex", CODEX, so.ScriptedOpenAI, codex_env, so.write_file,
                       _no_wait, ".codex/sessions/**/*.jsonl", ("CODEX_HOME",))
-FAMILIES = [GEMINI_FAMILY, CODEX_FAMILY]
+OPENCODE_FAMILY = Family("opencode", "OpenCode", OPENCODE, sc.ScriptedChatCompletions,
+                         opencode_env, sc.write_file, _no_wait,
+                         ".local/share/opencode/opencode.db", start=180)
+FAMILIES = [GEMINI_FAMILY, CODEX_FAMILY, OPENCODE_FAMILY]
 
 
 @pytest.fixture(params=FAMILIES, ids=lambda f: f.key)

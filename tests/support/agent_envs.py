@@ -1,8 +1,9 @@
-"""Environment and binaries for running the real ACP agents (Gemini CLI, Codex) offline."""
+"""Environment and binaries for running the real ACP agents (Gemini CLI, Codex, …) offline."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Protocol
@@ -12,6 +13,7 @@ from tests.support.claude_env import REPO_ROOT
 NODE_BIN = REPO_ROOT / "tools" / "node_modules" / ".bin"
 GEMINI = NODE_BIN / "gemini"
 CODEX = NODE_BIN / "codex-acp"  # the npm wrapper; agents.types runs the native binary behind it
+OPENCODE = NODE_BIN / "opencode"
 
 
 class _HasBaseUrl(Protocol):
@@ -85,3 +87,35 @@ def codex_env(tmp_path: Path, api: _HasBaseUrl) -> dict[str, str]:
         "HTTP_PROXY": "",
         "HTTPS_PROXY": "",
     }
+
+
+def opencode_env(tmp_path: Path, api: _HasBaseUrl) -> dict[str, str]:
+    """OpenCode against ``api`` (a ScriptedChatCompletions): a provider of its own in
+    ``~/.config/opencode/opencode.json`` (the template each agent's copy is made from), nothing
+    fetched from the network."""
+    config = _home(tmp_path) / ".config" / "opencode"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "opencode.json").write_text(json.dumps({
+        "$schema": "https://opencode.ai/config.json",
+        "provider": {"fake": {
+            "npm": "@ai-sdk/openai-compatible",  # built in: nothing to install
+            "name": "Scripted",
+            "options": {"baseURL": f"{api.base_url}/v1", "apiKey": "dummy"},
+            "models": {"fake-model": {"name": "Scripted model"}},
+        }},
+        "model": "fake/fake-model",
+        "small_model": "fake/fake-model",
+        "share": "disabled",
+        "autoupdate": False,
+    }))
+    return {
+        "HOME": str(_home(tmp_path)),
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+        "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "HTTP_PROXY": "",
+        "HTTPS_PROXY": "",
+    }
+
