@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 
 from agentchat.agents.cli_home import ConfigDir
-from agentchat.agents.environment import Declared
+from agentchat.agents.environment import CLAUDE_CODE, Declared
 from agentchat.config.model import Config
 
 CLAUDE = "claude-code"
@@ -78,6 +78,9 @@ GEMINI_DIR = ConfigDir(".gemini", files=("settings.json", "oauth_creds.json",
 # sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl (codex-acp 0.16.0 loads one copied there alone)
 CODEX_DIR = ConfigDir(".codex", env="CODEX_HOME", files=("config.toml", "auth.json"),
                       sessions="sessions/*/*/*/rollout-*-{id}.jsonl")
+# Claude Code's ~/.claude (as CLAUDE_CONFIG_DIR) for Claude Code over ACP: the login, settings
+CLAUDE_DIR = ConfigDir(".claude", env="CLAUDE_CONFIG_DIR",
+                       files=(".credentials.json", "settings.json"))
 # OpenCode: ~/.config/opencode (providers, models, permissions), ~/.local/share/opencode (the
 # provider logins in auth.json; sessions in opencode.db)
 OPENCODE_CONFIG_DIR = ConfigDir(".config/opencode", files=("opencode.json", "opencode.jsonc"))
@@ -136,6 +139,11 @@ _DEFAULTS: dict[str, AgentType] = {t.name: t for t in (
                                           "OPENROUTER_", "GROQ_", "MISTRAL_", "DEEPSEEK_")),
               config_dirs=(OPENCODE_CONFIG_DIR, OPENCODE_DATA_DIR),
               # modes build/plan and the models as session/new config options
+              capabilities=Capabilities(resume=True, modes=True, models=True, images=True)),
+    AgentType("claude-acp", "acp", "Claude Code (ACP)", "claude-agent-acp",
+              package="@agentclientprotocol/claude-agent-acp@0.101.0",
+              declared=CLAUDE_CODE, config_dirs=(CLAUDE_DIR,),
+              mode="default",  # its default "auto" asks nothing; "default" (Manual) asks
               capabilities=Capabilities(resume=True, modes=True, models=True, images=True)),
 )}
 

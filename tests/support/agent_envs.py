@@ -14,6 +14,7 @@ NODE_BIN = REPO_ROOT / "tools" / "node_modules" / ".bin"
 GEMINI = NODE_BIN / "gemini"
 CODEX = NODE_BIN / "codex-acp"  # the npm wrapper; agents.types runs the native binary behind it
 OPENCODE = NODE_BIN / "opencode"
+CLAUDE_ACP = NODE_BIN / "claude-agent-acp"
 
 
 class _HasBaseUrl(Protocol):

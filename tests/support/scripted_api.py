@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -69,6 +70,11 @@ _DEFAULT_MODEL = "claude-sonnet-4-5"
 
 
 # --- helpers over request bodies -------------------------------------------------------------
+
+
+def write_file(path: Path | str, content: str = "hello\n") -> Reply:
+    """The model asks to create ``path`` with Claude Code's ``Write`` tool."""
+    return tool_use("Write", {"file_path": str(path), "content": content})
 
 
 def _is_reminder(txt: str) -> bool:
