@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 
-from bench import cli_turn, creation, memory, permission, relay, scale
+from bench import agent_types, cli_turn, creation, memory, permission, relay, scale
 from bench.common import COMPONENT, REPO_ROOT, Results, Row, machine_line, render_table, world
 from bench.common import write_readme as write_block
 from bench.context import Ctx
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Ctx], Awaitable[None]], float]] = {
     "scale": (scale.run, 360),
     "memory": (memory.run, 240),
     "cli": (cli_turn.run, 600),
+    "types": (agent_types.run, 1800),
 }
 
 
@@ -42,6 +43,10 @@ NOTES = (
     "Permission baseline: one no-op call to an MCP server built like ours plus one echo round "
     "trip, interleaved with the real calls. CLI turn: the pinned Claude Code CLI against the "
     "scripted API; stamps inside the service split the time.",
+    "Agent types: each installed type's real agent (the pinned versions) against its scripted "
+    "model API, started as agentchat starts it (own home, no sandbox); cold start = spawn → "
+    "first text of the first answer; RSS summed over the agent's process tree after that answer "
+    "(shared pages counted per process).",
 )
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from tests.support.claude_env import REPO_ROOT
+from tests.support.claude_env import REPO_ROOT, claude_env
+from tests.support.scripted_api import ScriptedAnthropic
+from tests.support.scripted_chat import ScriptedChatCompletions
+from tests.support.scripted_gemini import ScriptedGemini
+from tests.support.scripted_openai import ScriptedOpenAI
+from tests.support.scripted_server import ScriptedServer
 
 NODE_BIN = REPO_ROOT / "tools" / "node_modules" / ".bin"
 GEMINI = NODE_BIN / "gemini"
@@ -120,3 +127,21 @@ def opencode_env(tmp_path: Path, api: _HasBaseUrl) -> dict[str, str]:
         "HTTPS_PROXY": "",
     }
 
+
+
+@dataclass(frozen=True)
+class Offline:
+    """How to run one agent type offline: its scripted model API and the environment that
+    points the agent at it (bench/agent_types.py runs every installed type this way)."""
+
+    api: Callable[[], ScriptedServer]
+    env: Callable[[Path, Any], dict[str, str]]
+
+
+OFFLINE: dict[str, Offline] = {
+    "claude-code": Offline(ScriptedAnthropic, claude_env),
+    "gemini": Offline(ScriptedGemini, gemini_env),
+    "codex": Offline(ScriptedOpenAI, codex_env),
+    "opencode": Offline(ScriptedChatCompletions, opencode_env),
+    "claude-acp": Offline(ScriptedAnthropic, claude_env),
+}

@@ -293,3 +293,11 @@ def test_every_builtin_type_pins_the_package_the_tests_run() -> None:
         package, _, version = kind.package.rpartition("@")
         assert pins.get(package) == version, kind.name
         assert kind.install == f"npm install -g {package}@{version}"
+
+
+def test_every_builtin_type_can_run_offline_for_the_bench() -> None:
+    """bench/agent_types.py measures every installed type against its scripted model API."""
+    from agentchat.agents.types import builtin_types
+    from tests.support.agent_envs import OFFLINE
+
+    assert sorted(OFFLINE) == sorted(k.name for k in builtin_types())
