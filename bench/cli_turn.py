@@ -9,13 +9,13 @@ each request. Cold turn = the creation task (starts the CLI); warm turns reuse t
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentchat.agents.adapter import LaunchSpec
+from agentchat.agents.adapter import Image, LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
 from agentchat.agents.events import AgentEvent, AssistantText, PartialText, SessionStarted
 from agentchat.agents.runtime import AdapterFactory
@@ -59,9 +59,13 @@ class StampedAdapter:
         await self.inner.start()
         self.log.append((now(), "spawned"))
 
-    async def send(self, text: str) -> None:
+    @property
+    def accepts_images(self) -> bool:
+        return self.inner.accepts_images
+
+    async def send(self, text: str, images: Sequence[Image] = ()) -> None:
         self.log.append((now(), "send"))
-        await self.inner.send(text)
+        await self.inner.send(text, images)
 
     async def interrupt(self) -> str:
         return await self.inner.interrupt()
