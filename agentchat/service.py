@@ -522,7 +522,7 @@ class Service:
         self.state.agents.append(record)
         self.agents[name] = agent
         try:
-            self.persist()
+            self.saver.save_now(flush_later=True)  # in the file before the answer
         except OSError as exc:  # give back everything this creation took
             log.error("%s: not created: cannot save state: %s", name, describe(exc))
             del self.agents[name]

@@ -64,3 +64,29 @@ def test_without_an_event_loop_a_request_saves_at_once(tmp_path: Path) -> None:
     saver = StateSaver(StateStore(tmp_path / "state.json"), lambda: state)
     saver.request()
     assert names_on_disk(tmp_path / "state.json") == ["x-y"]
+
+
+async def test_save_now_can_leave_the_flush_to_the_device_to_a_thread(tmp_path: Path) -> None:
+    """Creation answers once the file is in place; the fsync follows, and flush() awaits it."""
+    store = StateStore(tmp_path / "state.json")
+    synced: list[list[str]] = []
+    flushing = asyncio.Event()
+
+    def sync() -> None:
+        synced.append(names_on_disk(tmp_path / "state.json"))
+        flushing.set()
+
+    store.sync = sync  # type: ignore[method-assign]
+    state = ServiceState(agents=[record("new")])
+    saver = StateSaver(store, lambda: state)
+    saver.save_now(flush_later=True)
+    assert names_on_disk(tmp_path / "state.json") == ["new"] and synced == []
+    await saver.flush()
+    assert flushing.is_set() and synced == [["new"]]
+
+
+def test_sync_flushes_the_file_and_its_directory(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.json")
+    store.write(encode(ServiceState(agents=[record("a")])), fsync=False)
+    store.sync()  # no error: both can be opened and flushed
+    assert names_on_disk(tmp_path / "state.json") == ["a"]
