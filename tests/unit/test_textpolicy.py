@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from agentchat.chat import textpolicy
 from agentchat.chat.textpolicy import (
     for_log,
     guard_agent_text,
@@ -63,6 +64,20 @@ def test_everything_scrubbed_is_well_formed_xml_text() -> None:
     cleaned = scrub(every).replace("&", "&amp;").replace("<", "&lt;").replace("'", "&apos;")
     assert parses(cleaned)
     assert is_clean(scrub(every))
+
+
+def test_the_fast_check_agrees_with_the_forbidden_characters_everywhere() -> None:
+    """``is_clean`` (byte operations) says what ``_FORBIDDEN.search`` says, for every code
+    point alone, in ASCII and in non-ASCII text, and for surrogate pairs."""
+    pattern = textpolicy._FORBIDDEN
+    astral = range(0x10000, 0x110000, 0x101)
+    for code in [*range(0x10000), *astral, 0x10FFFF]:
+        char = chr(code)
+        expected = pattern.search(char) is None
+        for text in (char, f"ascii {char} text", f"é{char}✅", f"{char}\n"):
+            assert is_clean(text) is expected, (hex(code), text)
+    assert not is_clean("\ud83d\ude00")  # a pair of surrogates is two lone ones in a str
+    assert is_clean("\U0001f600 \u00e9\u00a0\u00bf")  # emoji, é, NBSP, ¿ (\xc2 lead byte)
 
 
 def test_neutralize_makes_controls_and_invisible_characters_visible() -> None:
