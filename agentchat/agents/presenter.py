@@ -12,7 +12,8 @@ against the latest message of the sender's full JID, so nothing this JID sends c
 prompt and its correction, and that correction needs no waiting.
 
 The chat state (XEP-0085) follows the agent: clients drop "is typing" when a message with a body
-arrives, so while the agent works ``composing`` is sent again after what it says.
+arrives, so while the agent works ``composing`` is sent again after what it says. (The component
+puts an ``active`` sent right after a message into that message: one stanza, not two.)
 """
 
 from __future__ import annotations
@@ -133,16 +134,24 @@ class Presenter:
 
     def chat_state(self, state: ChatState) -> None:
         """The agent's state: ``composing`` working, ``paused`` waiting for the owner,
-        ``active`` done. Sent when it changes, and ``composing`` again after a body."""
+        ``active`` done. Sent when it changes, and ``composing``/``active`` again after a
+        body."""
         self._wanted = state
         if state != "composing" and self._refresh is not None:
             self._refresh.cancel()
             self._refresh = None
-        if state == self._sent_state and not (state == "composing" and self._dropped):
+        # After a body "active" is said again too: it marks the end of the turn (the
+        # component puts it into that body when they leave together).
+        if state == self._sent_state and not (state != "paused" and self._dropped):
             return
         self._sent_state = state
         self._dropped = False
         self._port.chat_state(self.local, self.owner, state)
+
+    def working(self) -> None:
+        """A turn started: the agent is ``composing``, but nothing is said yet (the runtime
+        calls ``chat_state`` once the turn has lasted long enough to be seen)."""
+        self._wanted = "composing"
 
     def _send(self, body: str) -> str:
         msg_id = self._port.send_chat(self.local, self.owner, body)

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 AdapterFactory = Callable[[LaunchSpec], AgentAdapter]
 FileSender = Callable[["Agent", str], Awaitable[None]]  # `get <path>`: upload, send the link
 
+# A turn shows itself as busy ("working…" presence, "typing") only once it has lasted this long
+# (seconds): a quicker turn is over before a person could see either, and its reply says it all.
+BUSY_SHOWN_AFTER = 0.3
 PLAN_MAX_CHARS = 20_000
 RECENT_KEPT = 100  # the owner's latest messages to the agent, by id: corrections find them
 QUOTE_CHARS = 160  # of each version, when a correction is passed on to the agent
@@ -112,6 +115,7 @@ class Agent:
         locate: Callable[[AgentRecord], Path] | None = None,
         rooms: RoomCommands | None = None,
         git: GitPort | None = None,
+        busy_after: float = BUSY_SHOWN_AFTER,
     ) -> None:
         self.record = record
         self.rooms = rooms  # the group-chat commands (join, allow…); none without rooms
@@ -144,6 +148,9 @@ class Agent:
         self._idle_handle: asyncio.TimerHandle | None = None
         self._silence_warning = silence_warning
         self._silence_handle: asyncio.TimerHandle | None = None
+        self._idle_from = self._silent_from = 0.0  # loop times (see _touch)
+        self._busy_after = busy_after
+        self._busy_handle: asyncio.TimerHandle | None = None  # shows the turn (BUSY_SHOWN_AFTER)
         self._lock = asyncio.Lock()
         self._stopping = False
         self._interrupted = False
@@ -269,14 +276,15 @@ class Agent:
             self.busy = True
             self.turn_done.clear()
             self._arm_silence()
-            self._show_state()
-            self.output.chat_state("composing")
+            self.output.working()
+            self._show_busy_later()
             try:
                 images = images_of(prompt) if self.adapter.accepts_images else []
                 await self.adapter.send(prompt_text(prompt, bool(images)), images)
             except Exception as exc:  # the process died between start and send
                 log.warning("%s: could not send to the process: %s", self.name, exc)
                 self.busy = False
+                self._cancel_busy()
                 self.turn_done.set()
                 via.say(f"⚠️ Not delivered: the agent process is gone ({exc}). Send it again.")
                 return
@@ -377,6 +385,7 @@ class Agent:
             detail = guard_agent_text(event.result.strip()) or one_line(event.subtype)
             self.output.say(f"⚠️ The turn ended with an error: {detail}")
         self.busy = False
+        self._cancel_busy()
         self._cancel_silence()
         self.output.chat_state("active")
         self._persist()
@@ -401,6 +410,7 @@ class Agent:
         self._pool.release(self.name)
         was_busy = self.busy
         self.busy = False
+        self._cancel_busy()
         self._cancel_silence()
         self.output.end_stream()
         self.turn_done.set()
@@ -515,11 +525,19 @@ class Agent:
 
     # ----------------------------------------------------------------- idle
 
+    # The idle and silence timers count from the latest activity. They are moved lazily: an
+    # activity only notes the time, and the armed timer, when it fires, sleeps again for what
+    # is left (re-arming two loop timers at every event was a good part of a quick turn's cost).
+
     def _touch(self) -> None:
-        self._cancel_idle()
-        if self.adapter is not None:
-            loop = asyncio.get_running_loop()
-            self._idle_handle = loop.call_later(self._idle_timeout, self._idle_fired)
+        if self.adapter is None:
+            self._cancel_idle()
+            return
+        loop = asyncio.get_running_loop()
+        self._idle_from = loop.time()
+        if self._idle_handle is None:
+            self._idle_handle = loop.call_at(self._idle_from + self._idle_timeout,
+                                             self._idle_fired)
 
     def _cancel_idle(self) -> None:
         if self._idle_handle is not None:
@@ -528,17 +546,42 @@ class Agent:
 
     def _idle_fired(self) -> None:
         self._idle_handle = None
+        loop = asyncio.get_running_loop()
+        due = self._idle_from + self._idle_timeout
+        if due > loop.time():  # touched since the timer was armed
+            self._idle_handle = loop.call_at(due, self._idle_fired)
+            return
         if self.busy or (self._gate is not None and self._gate.pending_count(self.name)):
             self._touch()
             return
         log.info("%s: idle for %ss, stopping its process", self.name, self._idle_timeout)
         asyncio.get_running_loop().create_task(self.stop_process(AgentStatus.IDLE))
 
+    def _show_busy_later(self) -> None:
+        """The busy presence and "typing" once the turn has lasted ``busy_after`` seconds."""
+        self._cancel_busy()
+        if self._busy_after <= 0:
+            self._show_state()
+            return
+        self._busy_handle = asyncio.get_running_loop().call_later(
+            self._busy_after, self._busy_shown)
+
+    def _busy_shown(self) -> None:
+        self._busy_handle = None
+        if self.busy:
+            self._show_state()
+
+    def _cancel_busy(self) -> None:
+        if self._busy_handle is not None:
+            self._busy_handle.cancel()
+            self._busy_handle = None
+
     def _arm_silence(self) -> None:
-        self._cancel_silence()
-        self._silence_handle = asyncio.get_running_loop().call_later(
-            self._silence_warning, self._silence_fired
-        )
+        loop = asyncio.get_running_loop()
+        self._silent_from = loop.time()
+        if self._silence_handle is None:
+            self._silence_handle = loop.call_at(self._silent_from + self._silence_warning,
+                                                self._silence_fired)
 
     def _cancel_silence(self) -> None:
         if self._silence_handle is not None:
@@ -549,6 +592,11 @@ class Agent:
         """A turn that says nothing for long is reported, not waited on silently."""
         self._silence_handle = None
         if not self.busy:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._silent_from + self._silence_warning
+        if due > loop.time():  # the agent said something since the timer was armed
+            self._silence_handle = loop.call_at(due, self._silence_fired)
             return
         if self._gate is not None and self._gate.pending_count(self.name):
             self._arm_silence()  # waiting for the owner is not the agent being stuck

@@ -75,8 +75,8 @@ async def test_owner_invites_an_agent_that_answers_mentions_from_allowed_people_
     say(alice, room, f"{nick}: what is in the README?")
     answer = await room_reply(alice, room, nick, "echo: ")
     assert "what is in the README?" in answer["body"] and "from alice" in answer["body"]
-    await room_says(bob, room, nick, "echo: ")  # everyone in the room sees it
-    await room_turn_ended(bob, room, nick)
+    seen = await room_says(bob, room, nick, "echo: ")  # everyone in the room sees it
+    await room_turn_ended(bob, room, nick, last=seen)
 
     # Talk not addressed to it, and a mention from someone not allowed: no API request.
     say(alice, room, "lunch at noon?")
@@ -251,7 +251,7 @@ async def test_the_agent_is_back_in_its_room_after_agentchat_restarts(
             assert replaced is not None and replaced.get("id") == first["id"], msg
             if msg["body"] == text:
                 break
-        await room_turn_ended(alice, room, nick)
+        await room_turn_ended(alice, room, nick, last=msg)
 
 
 async def test_rooms_that_hide_jids_leave_and_the_agent_leaves_kicks_and_conflicts(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentchat.agents.events import AssistantText, PartialText, ToolCall, TurnFinished
+from agentchat.agents.runtime import BUSY_SHOWN_AFTER
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
@@ -217,29 +218,54 @@ async def test_idle_agent_shows_xa(
 
 
 async def test_chat_states_bracket_a_turn(
-    service: Service, make_user, connect_client: ClientPool,
+    service: Service, api: sa.ScriptedAnthropic, make_user, connect_client: ClientPool,
 ) -> None:
     client = await connect_client(make_user())
     agent = await create_agent(client, "first")
     await reply(client, agent, "echo: first")
+
+    def sequence() -> list[str]:
+        """The chat states and messages from the agent; a body's own state after a '+'."""
+        seen = []
+        for stanza in client.history:
+            if not jid_matches(stanza["from"], agent) or stanza.name != "message":
+                continue
+            state = next((n for n in ("composing", "active", "paused")
+                          if stanza.xml.find(f"{{{CHATSTATES}}}{n}") is not None), None)
+            if stanza["body"]:
+                seen.append(f"body+{state}" if state else "body")
+            elif state:
+                seen.append(state)
+        return seen
+
+    # A turn that lasts: "typing" once it has lasted BUSY_SHOWN_AFTER, then the reply and
+    # "active" (inside the reply when the CLI's end of turn came with it).
+    gate = asyncio.Event()
+    api.push(sa.text("slow answer", gate=gate))
     client.history.clear()
+    for kind in ("presence", "other"):  # the first turn's (it may have lasted as long)
+        client.inboxes[kind].clear()
     client.send(agent, "second")
-    answer = await client.expect(agent, "echo: second")
+    await presence_with(client, agent, "dnd", "working…")
+    gate.set()
+    answer = await client.expect(agent, "slow answer")
     await turn_ended(client, agent)
-
-    def state(stanza: Any) -> str | None:
-        if not jid_matches(stanza["from"], agent) or stanza.name != "message":
-            return None
-        if stanza["body"]:
-            return "body"
-        for name in ("composing", "active", "paused"):
-            if stanza.xml.find(f"{{{CHATSTATES}}}{name}") is not None:
-                return name
-        return None
-
-    sequence = [s for s in map(state, client.history) if s is not None]
-    assert sequence == ["composing", "body", "active"], sequence
+    await presence_with(client, agent, None, "ready · my-project")
+    assert sequence() in (["composing", "body+active"], ["composing", "body", "active"]), \
+        sequence()
     assert str(answer["from"]) == f"{agent}/agentchat"  # chat states need one full JID
+    shown = [(p["show"] or None, p["status"]) for p in client.history
+             if p.name == "presence" and jid_matches(p["from"], agent)]
+    assert shown[-2:] == [("dnd", "working…"), (None, "ready · my-project")], shown
+
+    # A quick turn: no "typing" unless it lasted BUSY_SHOWN_AFTER; it ends with "active".
+    client.history.clear()
+    client.send(agent, "third")
+    await client.expect(agent, "echo: third")
+    await turn_ended(client, agent)
+    await client.expect_silence(agent, BUSY_SHOWN_AFTER + 0.2)
+    assert sequence() in (["body+active"], ["body", "active"], ["composing", "body+active"],
+                          ["composing", "body", "active"]), sequence()
 
 
 async def test_receipts_both_ways(

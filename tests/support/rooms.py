@@ -17,6 +17,7 @@ from tests.support.xmpp_client import ChatClient
 
 MUC = "rooms.example.com"
 ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"
+CHATSTATES = "http://jabber.org/protocol/chatstates"
 _rooms = itertools.count(1)
 
 
@@ -113,12 +114,16 @@ async def occupant_presence(client: ChatClient, room: str, nick: str, type_: str
         timeout, what=f"presence[{type_}] of {nick} in {room}")
 
 
-async def room_turn_ended(client: ChatClient, room: str, nick: str, timeout: float = 60) -> None:
-    """The agent's ``active`` chat state in the room: its turn is over."""
+async def room_turn_ended(client: ChatClient, room: str, nick: str, timeout: float = 60,
+                          last: Any = None) -> None:
+    """The agent's ``active`` chat state in the room: its turn is over. ``last``: its message
+    taken just before, which carries that state when the end of the turn left with it."""
+    if last is not None and last.xml.find(f"{{{CHATSTATES}}}active") is not None:
+        return
     await client.next_stanza(
         "other",
         lambda m: str(m["from"]) == f"{room}/{nick}" and m["type"] == "groupchat"
-        and m.xml.find("{http://jabber.org/protocol/chatstates}active") is not None,
+        and m.xml.find(f"{{{CHATSTATES}}}active") is not None,
         timeout, what=f"chat state 'active' from {nick} in {room}")
 
 
@@ -127,5 +132,5 @@ async def room_reply(
 ) -> Any:
     """The agent's next room message (containing ``contains``) and the end of its turn."""
     msg = await room_says(client, room, nick, contains)
-    await room_turn_ended(client, room, nick)
+    await room_turn_ended(client, room, nick, last=msg)
     return msg

@@ -27,6 +27,7 @@ import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
 Kind = Literal["message", "error", "other", "presence", "iq"]
+CHATSTATES = "http://jabber.org/protocol/chatstates"
 T = TypeVar("T")
 
 DEFAULT_PLUGINS = (
@@ -197,7 +198,10 @@ class ChatClient:
         return client
 
     def _observe(self, stanza: Any) -> Any:
-        """Input filter: record the stanza and file it into one inbox; never alters handling."""
+        """Input filter: record the stanza and file it into one inbox; never alters handling.
+
+        A message with a body that carries a chat state (XEP-0085) goes into "message" and,
+        as the chat state notification it also is, into "other"."""
         name = getattr(stanza, "name", None)
         kind: Kind | None = None
         if name == "message":
@@ -205,6 +209,8 @@ class ChatClient:
                 kind = "error"
             elif stanza["type"] in ("chat", "normal", "") and stanza["body"]:
                 kind = "message"
+                if stanza.xml.find(f"{{{CHATSTATES}}}*") is not None:
+                    self.inboxes["other"].put(stanza)
             else:
                 kind = "other"
         elif name == "presence":

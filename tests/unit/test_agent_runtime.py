@@ -15,7 +15,7 @@ from tests.support.fakes import FakeAdapter, FakePort
 
 
 def make_agent(port: FakePort, pool: ProcessPool | None = None, idle: float = 60,
-               name: str = "swift-fox", silence: float = 600) -> Agent:
+               name: str = "swift-fox", silence: float = 600, busy_after: float = 0) -> Agent:
     record = AgentRecord(name=name, owner="u@example.com", agent_type="claude-code",
                          repo="proj", cwd="/w/proj", task="t", session_id="sid",
                          created=0.0, last_active=0.0)
@@ -25,20 +25,25 @@ def make_agent(port: FakePort, pool: ProcessPool | None = None, idle: float = 60
 
     return Agent(record, port=port, pool=pool or ProcessPool(5), adapter_factory=FakeAdapter,
                  spec_factory=spec, persist=lambda: None, idle_timeout=idle,
-                 silence_warning=silence)
+                 silence_warning=silence, busy_after=busy_after)
 
 
 def done() -> TurnFinished:
     return TurnFinished(subtype="success", is_error=False, cost_usd=0.01)
 
 
+BUSY = ("swift-fox", "u@example.com", "dnd", "working…", True)
+
+
 async def test_a_turn_relays_text_and_tool_lines() -> None:
     port = FakePort()
-    agent = make_agent(port)
+    agent = make_agent(port, busy_after=0.05)
     await agent.handle_owner_text("hello")
     adapter = FakeAdapter.instances[-1]
     assert adapter.sent == ["hello"] and agent.busy
-    assert ("swift-fox", "u@example.com", "dnd", "working…", True) in port.presences
+    assert BUSY not in port.presences and not port.states  # not yet: the turn just started
+    await port.wait_for(lambda: BUSY in port.presences)  # it lasted long enough to be seen
+    assert port.states == [("swift-fox", "u@example.com", "composing")]
     # the backend words the line (Claude: its tool shapes); the runtime relays it
     adapter.emit(ToolCall("t1", "Edit", {"file_path": "/w/proj/src/a.py"},
                           line="🔧 Edit src/a.py"))
@@ -47,8 +52,23 @@ async def test_a_turn_relays_text_and_tool_lines() -> None:
     await asyncio.wait_for(agent.turn_done.wait(), 5)
     assert port.bodies() == ["🔧 Edit src/a.py", "Done!"]
     assert agent.record.turns == 1 and abs(agent.record.cost_usd - 0.01) < 1e-9
-    assert ("swift-fox", "u@example.com", "composing") in port.states
     assert port.states[-1][2] == "active"
+
+
+async def test_a_quick_turn_is_only_its_reply() -> None:
+    """Over before BUSY_SHOWN_AFTER: no busy presence, no "typing" (the component puts the
+    "active" that follows the reply into it)."""
+    port = FakePort()
+    agent = make_agent(port, busy_after=0.2)
+    await agent.handle_owner_text("hello")
+    adapter = FakeAdapter.instances[-1]
+    adapter.emit(AssistantText("Hi!"))
+    adapter.emit(done())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    await asyncio.sleep(0.3)  # past the moment the busy state would have been shown
+    assert port.events == [("message", "Hi!"), ("state", "active")]
+    assert [p[2:4] for p in port.presences] == [(None, "ready · proj")]  # the component
+    # sends only what differs from the last presence (the same ready one here)
 
 
 async def test_messages_during_a_turn_are_queued_then_delivered_together() -> None:

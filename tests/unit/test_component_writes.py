@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from agentchat.xmpp.component import AgentComponent
+from agentchat.xmpp.directory import Contact, PresenceInfo
+
+CHATSTATES = "http://jabber.org/protocol/chatstates"
 
 
 class FakeTransport:
@@ -60,16 +64,45 @@ async def test_a_lost_connection_drops_the_buffer() -> None:
 async def test_a_chat_state_is_queued_behind_earlier_stanzas_and_escaped() -> None:
     comp, _ = online_component()
     comp._session_started = True  # slixmpp holds stanzas back until the session starts
+    comp.waiting_queue.put_nowait(("<iq/>", False))  # slixmpp's send loop has one to write
     comp.send_chat("swift-fox", "u@example.com", "done")
     comp.chat_state("swift-fox", "o'neil@example.com", "active")
+    assert comp.waiting_queue.get_nowait()[0] == "<iq/>"
     first, _ = comp.waiting_queue.get_nowait()
     second, _ = comp.waiting_queue.get_nowait()
-    assert first["body"] == "done"
+    assert "<body>done</body>" in first
     assert second == (
-        "<message type='chat' to=\"o'neil@example.com\" "
+        '<message type="chat" to="o\'neil@example.com" '
         'from="swift-fox@agents.example.com/agentchat">'
-        "<active xmlns='http://jabber.org/protocol/chatstates'/></message>"
+        '<active xmlns="http://jabber.org/protocol/chatstates" /></message>'
     )
+
+
+async def test_active_right_after_a_message_travels_in_it() -> None:
+    comp, transport = online_component()
+    comp.send_chat("swift-fox", "u@example.com", "a <reply> & more")
+    comp.chat_state("swift-fox", "u@example.com", "active")
+    comp.chat_state("swift-fox", "u@example.com", "active")  # nothing to carry it: its own
+    written = (await flushed(transport)).decode()
+    assert written.count("<message") == 2, written
+    reply = ET.fromstring(written.split("</message>")[0] + "</message>")
+    assert reply.findtext("body") == "a <reply> & more"
+    assert reply.find(f"{{{CHATSTATES}}}active") is not None
+    assert reply.find("{urn:xmpp:receipts}request") is not None
+
+
+async def test_a_chat_state_after_the_write_or_another_state_goes_on_its_own() -> None:
+    comp, transport = online_component()
+    comp.send_chat("swift-fox", "u@example.com", "first")
+    comp.chat_state("swift-fox", "u@example.com", "composing")  # never inside a body
+    comp.chat_state("swift-fox", "u@example.com", "active")  # after composing: kept in order
+    comp.send_chat("swift-fox", "u@example.com", "second")
+    await flushed(transport)
+    comp.chat_state("swift-fox", "u@example.com", "active")  # "second" is written already
+    written = (await flushed(transport)).decode()
+    kinds = [("body" if "<body>" in m else m.split("<")[2].split(" ")[0])
+             for m in written.split("</message>") if m]
+    assert kinds == ["body", "composing", "active", "body", "active"], written
 
 
 async def flushed(transport: FakeTransport) -> bytes:
@@ -112,3 +145,45 @@ async def test_a_stanza_prosody_refuses_is_dropped_reported_and_never_sent_again
     comp.send_raw(bad.replace("id='1'", "id='99'"))  # the same prompt, sent again
     comp.send_raw(good)
     assert await flushed(transport) == good.encode()  # the re-send is dropped, nothing else
+
+
+class OneAgent:
+    """A directory with one agent, allowed to everyone, working."""
+
+    def lookup(self, local: str) -> Contact | None:
+        return Contact("swift-fox", "agent", "swift-fox") if local == "swift-fox" else None
+
+    def allowed(self, contact: Contact, sender_bare: str) -> bool:
+        return True
+
+    def presence_for(self, contact: Contact, viewer_bare: str) -> PresenceInfo:
+        return PresenceInfo(True, "dnd", "working…")
+
+
+async def test_the_presence_is_sent_again_when_the_owner_subscribes() -> None:
+    """Sent before the owner approved us, it never reached them (Prosody drops it): once they
+    subscribe it is news; a repeated subscribe is not."""
+    directory: Any = OneAgent()
+    comp = AgentComponent("agents.example.com", "s", "127.0.0.1", 5347, directory, directory)
+    transport = FakeTransport()
+    comp.transport = transport  # type: ignore[assignment]
+    comp.online = comp._session_started = True
+
+    async def presences() -> list[str]:
+        while not comp.waiting_queue.empty():  # what slixmpp's send loop would do
+            stanza, _ = comp.waiting_queue.get_nowait()
+            comp.waiting_queue.task_done()
+            comp.send_raw(str(stanza))
+        written = (await flushed(transport)).decode()
+        transport.writes.clear()
+        return ["<presence" + p for p in written.split("<presence") if p]
+
+    comp.set_presence("swift-fox", "u@example.com", show="dnd", status="working…")
+    assert len(await presences()) == 1
+    subscribe = comp.make_presence(pto="swift-fox@agents.example.com", pfrom="u@example.com",
+                                   ptype="subscribe")
+    for _ in range(2):
+        comp._on_presence(subscribe)
+    sent = await presences()
+    assert ['type="subscribed"' in p for p in sent] == [True, False], sent
+    assert "<show>dnd</show>" in sent[1]
