@@ -1,12 +1,16 @@
 """``python -m bench``: run the benchmarks, print the table, write it into README.md.
 
-Options: ``--only relay,scale`` runs a subset; ``--no-readme`` leaves README.md alone.
+Options: ``--only relay,scale`` runs a subset; ``--no-readme`` leaves README.md alone;
+``--profile FILE`` runs the service's process under cProfile and writes the stats to FILE
+(read them with ``python -m pstats FILE``; the echo baseline shares the process, so its
+functions appear too). Figures measured under the profiler are not comparable.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
 import sys
 import time
@@ -34,10 +38,13 @@ NOTES = (
     "Clients run in their own process (bench/loadgen.py: slixmpp, plain TCP, SCRAM-SHA-1); "
     "agentchat, the raw echo component (a bare slixmpp component answering each message with "
     "its body) and the private Prosody (its generated config, Nagle off) share the machine.",
-    "Relay and scale use an in-process fake agent that answers at once. Per turn agentchat "
-    "sends five stanzas (busy presence, 'composing', the reply, 'active', ready presence); the "
-    "echo sends one. Scale: one message in flight per agent (closed loop), replies counted in "
-    "a 4 s window after 1 s of warm-up; CPU per reply read from /proc for each process.",
+    "Relay and scale use an in-process fake agent that answers at once: a turn that short "
+    "is one stanza, the reply carrying the 'active' chat state (the busy presence and "
+    "'composing' go out only once a turn has lasted 0.3 s, and an unchanged presence is not "
+    "repeated); the echo sends one. Stanzas and bytes are counted where each component writes "
+    "to its socket. Scale: one message in flight per agent (closed loop), after one round trip "
+    "with every agent; replies counted in a 4 s window after 1 s of warm-up; CPU per reply "
+    "read from /proc for each process.",
     "Creation baseline: the account-per-agent design's cost per agent, `prosodyctl register` "
     "plus a SCRAM login of the new account, timed from the client the same way.",
     "Permission baseline: one no-op call to an MCP server built like ours plus one echo round "
@@ -81,6 +88,8 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(BENCHMARKS),
                         help="comma-separated subset of: " + ", ".join(BENCHMARKS))
     parser.add_argument("--no-readme", action="store_true", help="do not write README.md")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run under cProfile, write the stats to FILE (implies --no-readme)")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -88,7 +97,13 @@ def main() -> None:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
-    results = asyncio.run(run_all(names))
+    if args.profile:
+        profiler = cProfile.Profile(time.process_time)  # CPU, not time spent waiting
+        results = profiler.runcall(asyncio.run, run_all(names))
+        profiler.dump_stats(args.profile)
+        args.no_readme = True
+    else:
+        results = asyncio.run(run_all(names))
     header = (f"{machine_line()} · run took {time.monotonic() - started:.0f} s. "
               "Times are medians (p50) unless marked; the baseline ran in the same run.")
     results.notes.extend(NOTES)

@@ -27,7 +27,7 @@ from typing import Any
 
 import slixmpp
 
-from agentchat.agents.adapter import LaunchSpec
+from agentchat.agents.adapter import Image, LaunchSpec
 from agentchat.agents.events import AgentEvent, AssistantText, ProcessExited, TurnFinished
 from agentchat.config.load import load_config
 from agentchat.prosody.embedded import EmbeddedProsody
@@ -169,10 +169,14 @@ class InstantAdapter:
     def pid(self) -> int | None:
         return None
 
+    @property
+    def accepts_images(self) -> bool:
+        return False
+
     async def start(self) -> None:
         return None
 
-    async def send(self, text: str) -> None:
+    async def send(self, text: str, images: Sequence[Image] = ()) -> None:
         self._events.put_nowait(AssistantText(text))
         self._events.put_nowait(TurnFinished("success", False))
 
@@ -203,6 +207,14 @@ class EchoComponent(slixmpp.ComponentXMPP):
         self.ready = asyncio.Event()
         self.add_event_handler("session_start", lambda _: self.ready.set())
         self.add_event_handler("message", self._echo)
+        self.stanzas_written = 0  # counted like AgentComponent's (after the handshake)
+        self.bytes_written = 0
+
+    def send_raw(self, data: str | bytes) -> None:
+        if self.ready.is_set():
+            self.stanzas_written += 1
+            self.bytes_written += len(data.encode("utf-8") if isinstance(data, str) else data)
+        super().send_raw(data)
 
     def _echo(self, msg: Any) -> None:
         if msg["type"] in ("chat", "normal") and msg["body"]:

@@ -11,7 +11,6 @@ from bench.context import MANAGER, Ctx
 
 CREATIONS = 30
 ACCOUNTS = 10
-TARGET_MS = 20.0
 TARGET_RATIO = 10.0
 
 
@@ -42,8 +41,7 @@ async def run(ctx: Ctx) -> None:
         Row("Creation", f"task → 'created' reply p50 / p99 ({len(created)})",
             f"{fmt_ms(p(created))} / {fmt_ms(p(created, 99))}",
             f"{fmt_ms(p(seed))} / {fmt_ms(p(seed, 99))}", f"{ratio:.0f}× faster",
-            f"≤ {TARGET_MS:.0f} ms, ≥ {TARGET_RATIO:.0f}×",
-            ours <= TARGET_MS and ratio >= TARGET_RATIO),
+            f"≥ {TARGET_RATIO:.0f}×", ratio >= TARGET_RATIO),
         Row("Creation", "task → subscription request p50 / p99",
             f"{fmt_ms(p(subscribed))} / {fmt_ms(p(subscribed, 99))}"),
         Row("Creation", f"seed: register / SCRAM login p50 ({len(seed)})", "",

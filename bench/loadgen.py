@@ -159,22 +159,33 @@ async def pingpong(spec: dict[str, Any], conns: list[Conn]) -> dict[str, Any]:
     targets: dict[str, str] = spec["targets"]
     rtts: dict[str, list[int]] = {label: [] for label in targets}
     lost = dict.fromkeys(targets, 0)
+    turns = dict.fromkeys(targets, 0)  # messages sent, warm-up included
     deadline = time.monotonic() + spec["max_s"]
     for i in range(spec["warmup"] + spec["count"]):
         if time.monotonic() > deadline:
             break
         for label, jid in targets.items():
+            turns[label] += 1
             rtt = await round_trip(conn, jid, f"ping {i}", spec["timeout"])
             if rtt is None:
                 lost[label] += 1
             elif i >= spec["warmup"]:
                 rtts[label].append(rtt)
-    return {"rtts": rtts, "lost": lost, "unmatched": conn.unmatched}
+    return {"rtts": rtts, "lost": lost, "turns": turns, "unmatched": conn.unmatched}
 
 
 async def throughput(spec: dict[str, Any], conns: list[Conn]) -> dict[str, Any]:
-    """The phases one after the other, on the same connections."""
-    return {"phases": [await _phase(phase, conns) for phase in spec["phases"]]}
+    """The phases one after the other, on the same connections.
+
+    First one round trip with every target: what logging in starts (the users' clients
+    accepting the agents' pending subscription requests, the presences that follows) is over
+    before any phase measures."""
+    targets = {(int(c[0]), str(c[1])) for phase in spec["phases"] for c in phase["convs"]}
+    primed = await asyncio.gather(*(round_trip(conns[ci], jid, "prime", 60)
+                                    for ci, jid in sorted(targets)))
+    return {"phases": [await _phase(phase, conns) for phase in spec["phases"]],
+            "unprimed": sorted(jid for (_, jid), rtt in zip(sorted(targets), primed,
+                                                         strict=True) if rtt is None)}
 
 
 async def _phase(phase: dict[str, Any], conns: list[Conn]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ SIZES = (1, 10, 100)
 CONNECTIONS = 4  # users; agent i belongs to user i % 4
 WARMUP_S = 1.0
 MEASURE_S = 4.0
-TARGET_RATE = 2000
+TARGET_SHARE = 0.5  # of the echo's replies/s in the same run (issue 17)
 
 
 async def run(ctx: Ctx) -> None:
@@ -30,14 +30,17 @@ async def run(ctx: Ctx) -> None:
             })
     result = await loadgen(ctx.spec("throughput", owners, phases=phases), timeout=300)
     by_label = {p["label"]: p for p in result["phases"]}
+    if result["unprimed"]:
+        ctx.results.notes.append(f"scale: no answer to the priming round trip from "
+                                 f"{len(result['unprimed'])} targets: {result['unprimed'][:5]}")
     for n in SIZES:
         ours, echo = by_label[f"agentchat-{n}"], by_label[f"echo-{n}"]
         rate = ours["replies"] / ours["window_s"]
         echo_rate = echo["replies"] / echo["window_s"]
         _, p99 = p50_p99(ours["latencies"])
         _, echo_p99 = p50_p99(echo["latencies"])
-        target = f"≥ {TARGET_RATE:,} msg/s" if n == max(SIZES) else ""
-        met = rate >= TARGET_RATE if n == max(SIZES) else None
+        target = f"≥ {TARGET_SHARE:.0%} of echo" if n == max(SIZES) else ""
+        met = rate >= TARGET_SHARE * echo_rate if n == max(SIZES) else None
         ctx.results.add(
             Row("Scale", f"{n} agent{'s' if n > 1 else ''}: replies/s", f"{rate:,.0f}",
                 f"{echo_rate:,.0f}", f"{rate / echo_rate:.0%} of echo", target, met),
