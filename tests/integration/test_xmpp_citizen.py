@@ -513,7 +513,8 @@ async def test_streaming_corrects_the_first_message_at_most_once_a_second(
         await client.next_stanza(
             "other", lambda m: m.xml.find(f"{{{RECEIPTS}}}received") is not None)
         adapter.emit(PartialText("Hello, world! More"))
-        adapter.emit(ToolCall("t1", "Bash", {"command": "ls"}))  # a tool line must wait too
+        adapter.emit(ToolCall("t1", "Bash", {"command": "ls"},  # a tool line must wait too
+                              line="🔧 Bash: ls"))  # (worded by the backend)
         await client.expect_silence(agent, 0.3)
         adapter.emit(AssistantText("Hello, world! More text."))
         final = await client.next_message(agent)
