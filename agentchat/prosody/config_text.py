@@ -46,7 +46,8 @@ class ProsodySettings:
     c2s_port: int
     component_port: int
     c2s_interface: str = "127.0.0.1"
-    # More (domain, secret) components on the same port: the benchmarks' raw echo baseline.
+    # More (domain, secret) components on the same port: a second agentchat instance beside
+    # the first (agents-b.<domain>, see the README's Scaling), or the benchmarks' raw echo.
     extra_components: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
     # Prosody's HTTP server on this port: the upload service upload.<domain> (files,
     # XEP-0363) and, with ``web_root``, the web client (agentchat.web.site) and a websocket.
@@ -142,8 +143,9 @@ def _upload_lines(settings: ProsodySettings) -> str:
     """The private server's HTTP port (loopback only) and upload service, if it has files."""
     if settings.http_port is None:
         return ""
+    others = tuple(domain for domain, _secret in settings.extra_components)
     return "\n" + render_upload_block(
-        settings.upload_domain, (settings.domain, settings.component_domain),
+        settings.upload_domain, (settings.domain, settings.component_domain, *others),
         http_host=LOOPBACK_HTTP_HOST)
 
 

@@ -10,7 +10,15 @@ from typing import Any, Protocol
 from tests.support.xmpp_client import ChatClient, jid_matches
 
 MANAGER = "manager@agents.example.com"
-CREATED = re.compile(r"^Agent ([a-z]+-[a-z]+) created\. Chat at \1@agents\.example\.com$")
+
+
+def created_reply(component_domain: str) -> re.Pattern[str]:
+    """The manager's answer when an agent under ``component_domain`` was created."""
+    domain = re.escape(component_domain)
+    return re.compile(rf"^Agent ([a-z]+-[a-z]+) created\. Chat at \1@{domain}$")
+
+
+CREATED = created_reply("agents.example.com")
 
 
 async def turn_ended(client: ChatClient, agent: str) -> None:
@@ -32,32 +40,36 @@ async def reply(client: ChatClient, agent: str, contains: str | re.Pattern[str],
 
 
 async def start_creation(
-    client: ChatClient, task: str, repo_choice: str = "2", kind: str = "Claude Code"
+    client: ChatClient, task: str, repo_choice: str = "2", kind: str = "Claude Code",
+    manager: str = MANAGER,
 ) -> None:
     """Walk the manager's creation flow up to sending ``task``, picking the type labelled
     ``kind`` from the menu; what the manager answers to the task is the caller's to check."""
-    client.send(MANAGER, "new")
-    menu = await client.expect(MANAGER, "What type of agent? [1] ")
+    client.send(manager, "new")
+    menu = await client.expect(manager, "What type of agent? [1] ")
     choice = re.search(rf"\[(\d+)\] {re.escape(kind)}(?: \[|$)", str(menu["body"]))
     assert choice is not None, f"{kind} is not offered: {menu['body']}"
-    client.send(MANAGER, choice.group(1))
-    await client.expect(MANAGER, "Available repos: [1] another-repo [2] my-project")
-    client.send(MANAGER, repo_choice)
-    await client.expect(MANAGER, "What's the initial task for the agent?")
-    client.send(MANAGER, task)
+    client.send(manager, choice.group(1))
+    await client.expect(manager, "Available repos: [1] another-repo [2] my-project")
+    client.send(manager, repo_choice)
+    await client.expect(manager, "What's the initial task for the agent?")
+    client.send(manager, task)
 
 
 async def create_agent(
     client: ChatClient, task: str, repo_choice: str = "2", kind: str = "Claude Code",
-    timeout: float = 30,
+    timeout: float = 30, manager: str = MANAGER,
 ) -> str:
-    """The whole creation flow (``start_creation``); returns the agent's bare JID.
-    ``timeout``: for the agent's start (OpenCode needs tens of seconds on a busy machine)."""
-    await start_creation(client, task, repo_choice, kind)
-    created = await client.expect(MANAGER, CREATED, timeout)
-    match = CREATED.match(created["body"])
+    """The whole creation flow (``start_creation``) with ``manager`` (that of another
+    agentchat instance, too); returns the agent's bare JID. ``timeout``: for the agent's
+    start (OpenCode needs tens of seconds on a busy machine)."""
+    await start_creation(client, task, repo_choice, kind, manager)
+    domain = manager.split("@", 1)[1]
+    pattern = created_reply(domain)
+    created = await client.expect(manager, pattern, timeout)
+    match = pattern.match(created["body"])
     assert match is not None
-    return f"{match.group(1)}@agents.example.com"
+    return f"{match.group(1)}@{domain}"
 
 
 class ScriptedModel(Protocol):

@@ -96,6 +96,19 @@ def test_extra_components_and_no_nagle() -> None:
     assert "e\"x" not in repr(settings)
 
 
+def test_two_agentchat_instances_on_one_server_may_both_share_files() -> None:
+    settings = ProsodySettings(
+        domain="example.com", component_domain="agents-a.example.com", component_secret="a",
+        c2s_port=1, component_port=2, http_port=3,
+        extra_components=(("agents-b.example.com", "b"),),
+    )
+    text = render_prosody_config(settings, Path("/d/data"), Path("/d/p.pid"), as_root=False)
+    assert 'Component "agents-a.example.com"\n    component_secret = "a"' in text
+    assert 'Component "agents-b.example.com"\n    component_secret = "b"' in text
+    assert ('http_file_share_access = { "example.com", "agents-a.example.com", '
+            '"agents-b.example.com" }') in text
+
+
 def test_private_server_with_files_serves_uploads_on_loopback_only() -> None:
     text = render_prosody_config(
         attrs.evolve(SETTINGS, http_port=15280), Path("/d"), Path("/p"), as_root=False)
