@@ -693,6 +693,12 @@ class Service:
                 await agent.acknowledge(reply)
                 return
 
+    async def durable(self) -> None:
+        await self.saver.durable()
+
+    async def _answer_again(self, name: str) -> None:
+        await self.agents[name].answer_unanswered()
+
     def on_displayed(self, contact: Contact, sender_bare: str, msg_id: str) -> None:
         if contact.kind == "agent":
             self.sink.displayed(contact.local, msg_id)
@@ -713,7 +719,19 @@ class Service:
                                          f"their state: {', '.join(names)}.")
             self._access_restored.clear()
             for owner, names in self._restart_notices.items():
-                listed = ", ".join(f"{n} stopped" for n in names)
-                self._manager_say(owner, f"agentchat restarted: {listed}; send a message to "
-                                         "resume.")
+                again = [n for n in names if self.agents[n].record.unanswered]
+                stopped = [n for n in names if n not in again]
+                parts = []
+                if stopped:
+                    listed = ", ".join(f"{n} stopped" for n in stopped)
+                    parts.append(f"{listed}; send a message to resume")
+                if again:
+                    parts.append(f"{', '.join(again)} {'was' if len(again) == 1 else 'were'} "
+                                 "interrupted and now answer"
+                                 f"{'s' if len(again) == 1 else ''} what you sent last")
+                self._manager_say(owner, f"agentchat restarted: {'; '.join(parts)}.")
+                for name in again:  # after the notice: the answer follows it
+                    task = asyncio.ensure_future(self._answer_again(name))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
             self._restart_notices.clear()

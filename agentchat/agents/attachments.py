@@ -10,6 +10,7 @@ import attrs
 
 from agentchat.agents.adapter import Image
 from agentchat.files.media import human_size
+from agentchat.state.model import PendingMessage
 
 
 @attrs.frozen
@@ -25,11 +26,13 @@ class Prompt:
 
     text: str
     attachments: tuple[Attachment, ...] = ()
+    pending: tuple[PendingMessage, ...] = ()  # the owner's messages this answers (see runtime)
 
     def merged(self, other: Prompt) -> Prompt:
         """Queued messages go to the agent together, in order."""
         texts = [t for t in (self.text, other.text) if t]
-        return Prompt("\n\n".join(texts), (*self.attachments, *other.attachments))
+        return Prompt("\n\n".join(texts), (*self.attachments, *other.attachments),
+                      (*self.pending, *other.pending))
 
 
 def prompt_text(prompt: Prompt, images_attached: bool) -> str:

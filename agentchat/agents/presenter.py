@@ -82,6 +82,7 @@ class Presenter:
         self._sent_state: ChatState = "active"  # the last chat state notification sent
         self._dropped = False  # a body went out since: clients no longer show the state
         self._refresh: asyncio.TimerHandle | None = None
+        self._anchor: tuple[str, bool] | None = None  # see anchor()
 
     @property
     def streaming(self) -> bool:
@@ -153,8 +154,22 @@ class Presenter:
         calls ``chat_state`` once the turn has lasted long enough to be seen)."""
         self._wanted = "composing"
 
+    def anchor(self, msg_id: str | None, *, again: bool = False) -> None:
+        """The next message this presenter sends gets the id ``msg_id`` (None: a fresh one).
+        ``again``: it is a turn answered a second time after agentchat restarted, so that
+        message is sent as a correction of ``msg_id``: what the interrupted attempt showed is
+        replaced, not repeated (a client that never saw it shows the correction as new)."""
+        self._anchor = None if msg_id is None else (msg_id, again)
+
     def _send(self, body: str) -> str:
-        msg_id = self._port.send_chat(self.local, self.owner, body)
+        anchor, self._anchor = self._anchor, None
+        if anchor is None:
+            msg_id = self._port.send_chat(self.local, self.owner, body)
+        elif anchor[1]:
+            self._port.correct(self.local, self.owner, anchor[0], body)
+            msg_id = anchor[0]  # later corrections point at the original id
+        else:
+            msg_id = self._port.send_chat(self.local, self.owner, body, msg_id=anchor[0])
         self._sent_body()
         return msg_id
 
@@ -310,10 +325,10 @@ class PresenterPort:
         self._presenter_of = presenter_of
 
     def send_chat(self, from_local: str, to: str, body: str, *,
-                  resource: str | None = None) -> str:
+                  resource: str | None = None, msg_id: str | None = None) -> str:
         presenter = self._presenter_of(from_local)
         if presenter is None or presenter.owner != to:
-            return self._port.send_chat(from_local, to, body, resource=resource)
+            return self._port.send_chat(from_local, to, body, resource=resource, msg_id=msg_id)
         return presenter.send_now(body, resource)
 
     def correct(self, from_local: str, to: str, original_id: str, body: str, *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -40,7 +41,7 @@ from agentchat.oserrors import describe
 from agentchat.permissions.model import PermissionRequest
 from agentchat.permissions.prompt_text import summary
 from agentchat.rooms.rules import room_status_lines
-from agentchat.state.model import AgentRecord, AgentStatus
+from agentchat.state.model import AgentRecord, AgentStatus, PendingMessage
 from agentchat.workspace import WorkspaceError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ FileSender = Callable[["Agent", str], Awaitable[None]]  # `get <path>`: upload, 
 # A turn shows itself as busy ("working…" presence, "typing") only once it has lasted this long
 # (seconds): a quicker turn is over before a person could see either, and its reply says it all.
 BUSY_SHOWN_AFTER = 0.3
+SEEN_KEPT = 50  # keys of an agent's latest owner messages, to recognise one sent again
 PLAN_MAX_CHARS = 20_000
 RECENT_KEPT = 100  # the owner's latest messages to the agent, by id: corrections find them
 QUOTE_CHARS = 160  # of each version, when a correction is passed on to the agent
@@ -72,6 +74,22 @@ class GitPort(Protocol):
     async def diff(self, agent: Agent, as_patch: bool) -> None: ...
 
     async def ended(self, agent: Agent) -> str | None: ...
+
+
+def message_key(msg_id: str, body: str) -> str:
+    """What identifies an owner's message when a client sends it again after losing its
+    connection (same id, same text); "" without an id. The text is part of it because some
+    clients reuse ids (counters that restart with the session)."""
+    if not msg_id:
+        return ""
+    return hashlib.sha256(f"{msg_id}\0{body}".encode()).hexdigest()[:24]
+
+
+def answer_id(agent: str, key: str) -> str:
+    """The id of the first message answering the owner's message ``key``: the same in every
+    attempt, so an answer given again after a crash corrects (XEP-0308) what the first
+    attempt showed instead of adding a second copy."""
+    return "answer-" + hashlib.sha256(f"{agent}\0{key}".encode()).hexdigest()[:24]
 
 
 class PermissionGate(Protocol):
@@ -155,6 +173,7 @@ class Agent:
         self._stopping = False
         self._interrupted = False
         self.turn_done = asyncio.Event()  # set whenever no turn is running
+        self._turn_pending: tuple[PendingMessage, ...] = ()  # what the running turn answers
 
     # ----------------------------------------------------------------- identity
 
@@ -184,7 +203,18 @@ class Agent:
     # ----------------------------------------------------------------- owner input
 
     async def handle_owner_text(self, text: str, msg_id: str = "") -> None:
-        """Everything the owner types into this agent's chat (``msg_id``: its stanza id)."""
+        """Everything the owner types into this agent's chat (``msg_id``: its stanza id). A
+        message its client sends again (same id and text: no receipt came before its
+        connection dropped) is recognised and not handled twice."""
+        key = message_key(msg_id, text)
+        if key:
+            if key in self.record.seen:
+                log.info("%s: the owner's client sent a message again; it was taken already",
+                         self.name)
+                return
+            self.record.seen.append(key)
+            del self.record.seen[:-SEEN_KEPT]
+            self._persist()
         self._touch()
         if await AGENT_COMMANDS.dispatch(self, text, self.say):  # agentchat/commands/agent.py
             return
@@ -227,6 +257,16 @@ class Agent:
         while len(self._recent) > RECENT_KEPT:
             self._recent.popitem(last=False)
 
+    def _pending(self, via: Presenter, key: str, text: str) -> tuple[PendingMessage, ...]:
+        """A 1:1 message is kept in the record until its turn ends, so a restart after a
+        crash answers it (``answer_unanswered``)."""
+        if via is not self.presenter:
+            return ()
+        pending = PendingMessage(key, text)
+        self.record.unanswered.append(pending)
+        self._persist()
+        return (pending,)
+
     async def handle_owner_file(self, attachment: Attachment, text: str) -> None:
         """A file the owner sent (already in the working tree). With text, it goes to the
         agent now; alone (how most clients send files) it waits for the owner's next message,
@@ -247,13 +287,14 @@ class Agent:
         """Hand a message to the agent now, or queue it until the running turn ends.
 
         ``via``: the conversation it came from (a group chat), where the turn's output goes;
-        the owner's 1:1 chat by default.
+        the owner's 1:1 chat by default. A 1:1 message is kept in the record until its turn
+        ends, so a restart after a crash answers it (``answer_unanswered``).
         """
         via = via or self.presenter
         if self.record.status is AgentStatus.ENDED:
             via.say(f"{self.name} has ended. Ask the manager for a new agent ('new').")
             return
-        prompt = Prompt(text, attachments)
+        prompt = Prompt(text, attachments, self._pending(via, message_key(msg_id, text), text))
         self._remember((msg_id,), prompt, text)
         if self.busy:
             self.queue.append((via, prompt))
@@ -264,17 +305,40 @@ class Agent:
             return
         await self._start_turn(prompt, via)
 
-    async def _start_turn(self, prompt: Prompt, via: Presenter | None = None) -> None:
+    async def answer_unanswered(self) -> bool:
+        """After agentchat restarted (a crash, or a shutdown mid-turn): answer the owner's
+        messages whose turn never ended. The answer's first message corrects whatever the
+        interrupted attempt had shown (``answer_id``). False if there was nothing to answer."""
+        pending = tuple(self.record.unanswered)
+        if not pending or self.record.status is AgentStatus.ENDED or self.busy:
+            return False
+        text = "\n\n".join(p.text for p in pending if p.text)
+        await self._start_turn(Prompt(text, (), pending), again=True)
+        return True
+
+    def _forget(self, pending: tuple[PendingMessage, ...]) -> None:
+        """These messages are answered (or the owner was told to send them again)."""
+        if pending:
+            self.record.unanswered = [p for p in self.record.unanswered
+                                      if not any(p is q for q in pending)]
+            self._persist()
+
+    async def _start_turn(self, prompt: Prompt, via: Presenter | None = None, *,
+                          again: bool = False) -> None:
         async with self._lock:
             via = via or self.presenter
             error = await self._ensure_process()
             if error is not None:
+                self._forget(prompt.pending)
                 via.say(f"⚠️ Not delivered: {error}")
                 return
             assert self.adapter is not None
             self.output = via
             self.busy = True
             self.turn_done.clear()
+            self._turn_pending = prompt.pending
+            first = prompt.pending[0].key if prompt.pending else ""
+            via.anchor(answer_id(self.name, first) if first else None, again=again)
             self._arm_silence()
             self.output.working()
             self._show_busy_later()
@@ -286,6 +350,9 @@ class Agent:
                 self.busy = False
                 self._cancel_busy()
                 self.turn_done.set()
+                self._turn_pending = ()
+                via.anchor(None)
+                self._forget(prompt.pending)
                 via.say(f"⚠️ Not delivered: the agent process is gone ({exc}). Send it again.")
                 return
             if not self.record.started_once:
@@ -384,6 +451,9 @@ class Agent:
         elif event.is_error:
             detail = guard_agent_text(event.result.strip()) or one_line(event.subtype)
             self.output.say(f"⚠️ The turn ended with an error: {detail}")
+        self.output.anchor(None)
+        answered, self._turn_pending = self._turn_pending, ()
+        self._forget(answered)
         self.busy = False
         self._cancel_busy()
         self._cancel_silence()
@@ -413,7 +483,9 @@ class Agent:
         self._cancel_busy()
         self._cancel_silence()
         self.output.end_stream()
+        self.output.anchor(None)
         self.turn_done.set()
+        cut_short, self._turn_pending = self._turn_pending, ()
         if self._gate is not None:
             self._gate.cancel_agent(self.name, "the agent process stopped")
         if not event.expected and not self._stopping:
@@ -423,6 +495,7 @@ class Agent:
             if tail:
                 msg += f"\nLast error output:\n{code_block(tail)}"
             msg += "\nSend a message to restart it; the conversation will continue."
+            self._forget(cut_short)  # the owner sends again what they still want answered
             if was_busy and self.queue:
                 msg += f"\n{len(self.queue)} queued message(s) were kept; they go with your next."
             self.say(msg)
@@ -512,6 +585,7 @@ class Agent:
         await self.stop_process(AgentStatus.ENDED)
         self.record.status = AgentStatus.ENDED
         self.queue.clear()
+        self.record.unanswered.clear()
         self._persist()
         if why == "quit":
             self.say("👋 Shutting down. Goodbye!")

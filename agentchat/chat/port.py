@@ -10,8 +10,9 @@ ChatState = Literal["active", "composing", "paused", "inactive", "gone"]
 
 class ChatPort(Protocol):
     def send_chat(self, from_local: str, to: str, body: str, *,
-                  resource: str | None = None) -> str:
-        """Send a chat message from ``from_local@component`` to a bare JID; returns its id.
+                  resource: str | None = None, msg_id: str | None = None) -> str:
+        """Send a chat message from ``from_local@component`` to a bare JID; returns its id
+        (``msg_id`` if given, else a new one).
 
         ``resource``: send from that resource instead of the contact's usual one (a permission
         prompt gets its own, so its correction is always of the latest message from its full

@@ -603,8 +603,8 @@ class RoomPresencePort:
         self._rooms = rooms
 
     def send_chat(self, from_local: str, to: str, body: str, *,
-                  resource: str | None = None) -> str:
-        return self._port.send_chat(from_local, to, body, resource=resource)
+                  resource: str | None = None, msg_id: str | None = None) -> str:
+        return self._port.send_chat(from_local, to, body, resource=resource, msg_id=msg_id)
 
     def correct(self, from_local: str, to: str, original_id: str, body: str, *,
                 resource: str | None = None) -> str:

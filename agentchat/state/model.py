@@ -38,6 +38,14 @@ class RoomRecord:
     password: str | None = None  # from the invitation, for password-protected rooms
 
 
+@attrs.frozen
+class PendingMessage:
+    """An owner's message the agent took but has not answered yet (its turn runs or waits)."""
+
+    key: str  # message_key() of the stanza; "" when it had no id
+    text: str
+
+
 @attrs.define
 class WorktreeRecord:
     """The agent's own git worktree (agentchat/worktree.py), as created: these paths are
@@ -77,6 +85,11 @@ class AgentRecord:
     approvers: list[str] = attrs.field(factory=list)  # bare JIDs
     room_context: bool = False
     worktree: WorktreeRecord | None = None  # None: it works in the repository itself
+    # Owner messages (1:1 chat) taken but not answered yet: after a crash of agentchat the
+    # restarted service answers them. ``seen``: keys of the latest owner messages, so one sent
+    # again with the same id (a client that lost its connection) is not handled twice.
+    unanswered: list[PendingMessage] = attrs.field(factory=list)
+    seen: list[str] = attrs.field(factory=list)
 
 
 @attrs.define

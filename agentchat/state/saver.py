@@ -6,7 +6,8 @@ the whole service at a few hundred turns per second. Here a request only marks t
 one background task encodes it on the loop (a consistent snapshot) and writes it in a thread, at
 most once per ``min_gap`` seconds while requests keep coming. An idle service is saved within
 one write of the change; under load at most ``min_gap`` plus one write is at risk in a crash.
-Changes that must be saved before we answer (creation, shutdown) use ``save_now``.
+Changes that must be on disk before we answer (creation, shutdown) use ``save_now``; what
+must be on disk before we confirm something (an owner's message, XEP-0184) awaits ``durable``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class StateSaver:
         self._written = 0  # the newest snapshot on disk: an older one must never overwrite it
         self.writes = 0  # saves that reached the disk (for tests and benchmarks)
         self._syncs: set[asyncio.Task[None]] = set()  # flushes of save_now(flush_later=True)
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # see durable()
 
     def request(self) -> None:
         """The state changed: save it soon. Without a running loop, save at once."""
@@ -67,7 +69,11 @@ class StateSaver:
         waiting for the disk (an fsync took 3-20 ms on the benchmark machine).
         """
         self._dirty = False
-        self._write(*self._encode(), fsync=not flush_later)
+        seq, text = self._encode()
+        try:
+            self._write(seq, text, fsync=not flush_later)
+        finally:
+            self._release(seq)
         if not flush_later:
             return
         try:
@@ -85,6 +91,28 @@ class StateSaver:
         except OSError as exc:
             log.error("could not flush the state file %s: %s", self._store.path, describe(exc))
 
+    async def durable(self) -> None:
+        """Until every change requested before this call has been written (or a write of it
+        failed, which is logged): a receipt for an owner's message waits for this, so a crash
+        after the receipt cannot lose the message. Does not hold up other saves or callers."""
+        target = self._encoded + 1 if self._dirty else self._encoded
+        if self._written >= target:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, future))
+        await future
+
+    def _release(self, seq: int) -> None:
+        """Snapshot ``seq`` was written (or failed): wake the ``durable`` callers it covers."""
+        waiting = []
+        for target, future in self._waiters:
+            if target <= seq:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                waiting.append((target, future))
+        self._waiters = waiting
+
     async def flush(self) -> None:
         """Wait until nothing requested is left unsaved (and flushed to the device)."""
         while self._task is not None and not self._task.done():
@@ -101,12 +129,15 @@ class StateSaver:
                     return
             self._dirty = False
             self._last_start = time.monotonic()
+            seq, text = self._encode()
             try:
-                await asyncio.to_thread(self._write, *self._encode())
+                await asyncio.to_thread(self._write, seq, text)
             except OSError as exc:  # full or read-only disk: say so, keep serving
                 log.error("could not save the state to %s: %s", self._store.path, describe(exc))
             except Exception:
                 log.exception("could not save the state to %s", self._store.path)
+            finally:
+                self._release(seq)
 
     def _encode(self) -> tuple[int, str]:
         """A snapshot, taken on the loop so it is consistent."""

@@ -3,7 +3,9 @@
 Transport only: access checks and routing by local part happen here, what a message means is
 decided by the ``Inbound`` handler. Inbound messages are processed one at a time per contact so
 a user's messages reach an agent in the order they were sent. Outbound stanzas are queued while
-the connection is down and flushed in order after the handshake.
+the connection is down and flushed in order after the handshake; what was written just before a
+loss may never have been read by Prosody, so the latest message of each chat is sent again then,
+as a correction of itself (``_repair_lost``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import itertools
 import logging
 import re
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Hashable
@@ -53,6 +56,9 @@ _ID_ATTR = re.compile(r"""\sid=(?:"[^"]*"|'[^']*')""")
 _ADDR_ATTR = re.compile(r"""\s(from|to)=(?:"([^"]*)"|'([^']*)')""")
 _HAS_TEXT = re.compile(r">[^<]*[^<\s][^<]*<")
 SENT_KEPT = 5000  # ids of our latest messages, in sending order (see message_order)
+# Seconds before a lost link whose messages are repaired even if a ping answered after them:
+# Prosody may have read them and still lost them while shutting down (see _repair_lost).
+REPAIR_WINDOW = 5.0
 
 
 class AgentComponent(slixmpp.ComponentXMPP):
@@ -77,6 +83,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self._outbox: collections.deque[Any] = collections.deque()
         self._inboxes: dict[str, asyncio.Queue[tuple[Contact, str, Message]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._receipts: set[asyncio.Future[None]] = set()  # see _receipt_when_saved
         self._reconnect_delay = 0.5
         self.keepalive_interval = KEEPALIVE_INTERVAL
         self.keepalive_timeout = KEEPALIVE_TIMEOUT
@@ -146,6 +153,10 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.delivered: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._sent_order: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._sent_count = itertools.count()
+        # (from full JID, to) -> (id of its latest message, its body now, when) for _repair_lost
+        self._latest: dict[tuple[str, str], tuple[str, str, float]] = {}
+        self._confirmed_at = 0.0  # what was sent before this surely reached Prosody
+        self._lost_at: float | None = None  # when the link went down (online until then)
 
     # ------------------------------------------------------------------ JIDs
 
@@ -170,6 +181,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         if self._keepalive_task is None or self._keepalive_task.done():
             self._keepalive_task = asyncio.ensure_future(self._keepalive())
         log.info("component %s connected", self.domain)
+        self._repair_lost()
         while self._outbox and self.online:
             self._outbox.popleft().send()
         try:
@@ -196,6 +208,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.disconnected_event.set()
         if was_online:
             self.losses += 1
+            self._lost_at = time.monotonic()
         if self._stream_error is not None:
             self._drop_refused(self._stream_error)
         self._stream_error = None
@@ -224,11 +237,14 @@ class AgentComponent(slixmpp.ComponentXMPP):
             await asyncio.sleep(self.keepalive_interval)
             if not self.online:
                 continue
+            sent_at = time.monotonic()
             try:
                 await self.plugin["xep_0199"].send_ping(
                     slixmpp.JID(self.domain), ifrom=slixmpp.JID(self.domain),
                     timeout=self.keepalive_timeout,
                 )
+                if self.online:  # Prosody read everything written before the ping
+                    self._confirmed_at = max(self._confirmed_at, sent_at)
             except IqTimeout:
                 log.warning("no answer to a ping within %ss: dropping the connection",
                             self.keepalive_timeout)
@@ -273,7 +289,12 @@ class AgentComponent(slixmpp.ComponentXMPP):
         over a network. One write per burst also saves syscalls under load.
         """
         text = scrub(data if isinstance(data, str) else data.decode("utf-8", "replace"))
-        if not self.online or self.transport is None or text == self.stream_footer:
+        if self.transport is None:
+            # Queued before the link went down: lost with it (``_repair_lost`` sends each
+            # chat's latest message again after reconnecting; presences are re-announced).
+            log.debug("not connected; not sent: %s", _describe(text))
+            return
+        if not self.online or text == self.stream_footer:
             self._flush_writes()
             super().send_raw(text)
             return
@@ -351,6 +372,46 @@ class AgentComponent(slixmpp.ComponentXMPP):
             mbody=f"{DROPPED_NOTICE} ({why}); it will not be sent again. agentchat's log has "
                   "the details."))
 
+    def _repair_lost(self) -> None:
+        """After a loss: Prosody may not have read the last stanzas written before it (it
+        closes without reading on, and a component has no stream management), or lost them
+        while shutting down. For each chat whose latest message was sent since the last
+        keepalive ping came back, or within REPAIR_WINDOW seconds of the loss, send that
+        message again as a XEP-0308 correction of itself: a client that has it sees no change,
+        one that missed its last correction gets it, one that missed the message shows it.
+        Before the outbox: the correction must still be of the latest message from its JID."""
+        lost_at, self._lost_at = self._lost_at, None
+        if lost_at is None:
+            return
+        confirmed = min(self._confirmed_at, lost_at - REPAIR_WINDOW)
+        now = time.monotonic()
+        self._confirmed_at = now
+        repaired = 0
+        for (sender, to), (original_id, body, at) in list(self._latest.items()):
+            if not confirmed < at <= lost_at:
+                continue
+            msg = self.make_message(mto=to, mbody=body, mtype="chat", mfrom=sender)
+            msg["id"] = uuid.uuid4().hex
+            msg["replace"]["id"] = original_id
+            msg["request_receipt"] = True
+            msg.send()
+            self._latest[(sender, to)] = (original_id, body, now)
+            repaired += 1
+        if repaired:
+            log.info("sent the latest message of %d chat(s) again (as corrections of "
+                     "themselves): the link was lost right after them", repaired)
+
+    def _remember_latest(self, mtype: str, frm: str, to: str, original_id: str, body: str,
+                         oob_url: str | None) -> None:
+        """The latest message of each 1:1 chat, for ``_repair_lost`` (a link is not repaired
+        as a text: a correction would lose its out-of-band data)."""
+        if mtype != "chat":
+            return
+        if oob_url is not None:
+            self._latest.pop((frm, to), None)
+        else:
+            self._latest[(frm, to)] = (original_id, body, time.monotonic())
+
     def _emit(self, stanza: Any) -> None:
         if self.online:
             stanza.send()
@@ -367,26 +428,27 @@ class AgentComponent(slixmpp.ComponentXMPP):
         return "groupchat" if self.rooms is not None and self.rooms.is_room(to) else "chat"
 
     def send_chat(self, from_local: str, to: str, body: str, *,
-                  resource: str | None = None) -> str:
+                  resource: str | None = None, msg_id: str | None = None) -> str:
         # XEP-0333 markable from a prompt's resource: clients that show it send "displayed"
         # (the prompt need not be repeated)
         return self._send_message(from_local, to, body, resource=resource,
-                                  markable=resource is not None)
+                                  markable=resource is not None, msg_id=msg_id)
 
     def correct(self, from_local: str, to: str, original_id: str, body: str, *,
-                resource: str | None = None) -> str:
+                resource: str | None = None, msg_id: str | None = None) -> str:
         return self._send_message(from_local, to, body, resource=resource,
-                                  replace=original_id)
+                                  replace=original_id, msg_id=msg_id)
 
     def _send_message(self, from_local: str, to: str, body: str, *, resource: str | None,
                       markable: bool = False, replace: str | None = None,
-                      oob_url: str | None = None) -> str:
+                      oob_url: str | None = None, msg_id: str | None = None) -> str:
         """Every message our contacts say: built as text (wire.py), the hot path of a turn."""
         mtype = self._mtype(to)
-        msg_id = uuid.uuid4().hex
+        msg_id = msg_id or uuid.uuid4().hex
         frm = self.full_jid_of(from_local, resource)
         text = wire.message(mtype, to, frm, msg_id, body, receipt=mtype == "chat",
                             markable=markable, replace=replace, oob_url=oob_url)
+        self._remember_latest(mtype, frm, to, replace or msg_id, body, oob_url)
         index = self._write_now(text)
         if index is None:
             self._emit(_RawStanza(self, text))
@@ -549,13 +611,21 @@ class AgentComponent(slixmpp.ComponentXMPP):
                 elif msg["body"]:
                     await self.inbound.on_chat(contact, sender, msg["body"], msg["id"])
                 if msg["request_receipt"] and msg["id"]:
-                    ack = self.make_message(mto=msg["from"], mfrom=msg["to"])
-                    ack["receipt"] = msg["id"]
-                    self._emit(ack)
+                    receipt = asyncio.ensure_future(self._receipt_when_saved(msg))
+                    self._receipts.add(receipt)
+                    receipt.add_done_callback(self._receipts.discard)
             except Exception:
                 log.exception("error handling a message to %s", contact.local or "(domain)")
                 self._error_reply(msg, "wait", "internal-server-error",
                                   "agentchat hit an internal error; the message was not handled.")
+
+    async def _receipt_when_saved(self, msg: Message) -> None:
+        """XEP-0184 receipt once the message is safe on disk (without holding up the next one):
+        a client that gets no receipt sends the message again after a reconnect."""
+        await self.inbound.durable()
+        ack = self.make_message(mto=msg["from"], mfrom=msg["to"])
+        ack["receipt"] = msg["id"]
+        self._emit(ack)
 
     def _refuse_disco_set(self, iq: Any) -> None:
         """slixmpp's disco plugin ignores type='set'; every IQ must still be answered."""

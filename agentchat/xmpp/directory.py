@@ -75,5 +75,9 @@ class Inbound(Protocol):
     def on_displayed(self, contact: Contact, sender_bare: str, msg_id: str) -> None:
         """A XEP-0333 ``displayed`` marker: the owner's client showed message ``msg_id``."""
 
+    async def durable(self) -> None:
+        """Until what the messages handled so far changed is saved: a XEP-0184 receipt
+        promises the message will not be lost, so it waits for this."""
+
     async def on_connected(self) -> None:
         """The component (re)connected: re-send presence, pending prompts…"""

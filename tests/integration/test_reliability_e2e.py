@@ -15,7 +15,7 @@ import pytest
 from agentchat.prosody.embedded import EmbeddedProsody
 from agentchat.service import Service
 from tests.support import scripted_api as sa
-from tests.support.chat_flows import MANAGER, create_agent, reply
+from tests.support.chat_flows import MANAGER, create_agent, reply, turn_ended
 from tests.support.claude_env import claude_env
 from tests.support.service_harness import (
     ServiceProcess,
@@ -36,7 +36,7 @@ def process_env(
     return env
 
 
-async def test_service_killed_mid_turn_then_restarted_resumes_the_conversation(
+async def test_service_killed_mid_turn_then_restarted_answers_the_cut_message_and_resumes(
     prosody: EmbeddedProsody, tmp_path: Path, api: sa.ScriptedAnthropic, make_user,
     connect_client: ClientPool,
 ) -> None:
@@ -58,8 +58,12 @@ async def test_service_killed_mid_turn_then_restarted_resumes_the_conversation(
         gate.set()
 
         await second.start()
-        await client.expect(MANAGER, f"agentchat restarted: {name} stopped; send a message "
-                                     "to resume.")
+        await client.expect(MANAGER, f"agentchat restarted: {name} was interrupted and now "
+                                     "answers what you sent last.")
+        # the message the kill cut short is answered after the restart, in the same session
+        answer = await client.expect(agent, "echo: now think slowly")
+        assert answer.xml.find("{urn:xmpp:message-correct:0}replace") is not None
+        await turn_ended(client, agent)
         client.send(agent, "what was the word?")
         await reply(client, agent, "echo: what was the word?")
         texts = api.all_user_texts()

@@ -80,12 +80,12 @@ class FakePort:
         asyncio.get_running_loop().create_task(bump())
 
     def send_chat(self, from_local: str, to: str, body: str, *,
-                  resource: str | None = None) -> str:
+                  resource: str | None = None, msg_id: str | None = None) -> str:
         self.messages.append((from_local, to, body))
         self.resources.append(resource)
         self.events.append(("message", body))
         self._notify()
-        return f"m{len(self.messages)}"
+        return msg_id or f"m{len(self.messages)}"
 
     def send_link(self, from_local: str, to: str, url: str) -> str:
         self.messages.append((from_local, to, f"[link] {url}"))

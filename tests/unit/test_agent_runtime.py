@@ -9,8 +9,8 @@ from pathlib import Path
 from agentchat.agents.adapter import AgentStartError, LaunchSpec
 from agentchat.agents.events import AssistantText, ProcessExited, ToolCall, TurnFinished
 from agentchat.agents.pool import ProcessPool
-from agentchat.agents.runtime import Agent, correction_text
-from agentchat.state.model import AgentRecord, AgentStatus
+from agentchat.agents.runtime import Agent, answer_id, correction_text, message_key
+from agentchat.state.model import AgentRecord, AgentStatus, PendingMessage
 from tests.support.fakes import FakeAdapter, FakePort
 
 
@@ -271,3 +271,48 @@ def test_correction_text_quotes_both_versions_briefly() -> None:
     assert rest == long  # cut in the quote: the whole corrected text follows
     assert correction_text("a\nb", "c") == ('[This corrects my previous message, which you '
                                             'already received. Before: "a b" Now: "c"]')
+
+
+async def test_a_message_sent_again_with_the_same_id_is_handled_once() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    await agent.handle_owner_text("hello", "id1")
+    await agent.handle_owner_text("hello", "id1")  # its client sends it again
+    await agent.handle_owner_text("hello", "id2")  # a new one
+    adapter = FakeAdapter.instances[-1]
+    assert adapter.sent == ["hello"]
+    assert sum(b.startswith("⏳ Queued") for b in port.bodies()) == 1  # only id2 was queued
+    assert [p.text for p in agent.record.unanswered] == ["hello", "hello"]
+    adapter.sent_event.clear()
+    adapter.emit(done())
+    await asyncio.wait_for(adapter.sent_event.wait(), 5)
+    assert adapter.sent == ["hello", "hello"]
+    adapter.emit(done())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    assert agent.record.unanswered == []
+    assert message_key("", "x") == "" and message_key("a", "x") != message_key("a", "y")
+
+
+async def test_the_first_message_of_an_answer_has_an_id_that_an_answer_again_corrects() -> None:
+    port = FakePort()
+    agent = make_agent(port)
+    key = message_key("id1", "what is 6x7?")
+    await agent.handle_owner_text("what is 6x7?", "id1")
+    adapter = FakeAdapter.instances[-1]
+    adapter.emit(AssistantText("42"))
+    await port.wait_for(lambda: port.bodies() == ["42"])
+    # agentchat dies here: the turn never ended, the record still holds the message
+    assert agent.record.unanswered == [PendingMessage(key, "what is 6x7?")]
+    port2 = FakePort()
+    restarted = make_agent(port2)
+    restarted.record.unanswered = list(agent.record.unanswered)
+    restarted.record.started_once = True
+    assert await restarted.answer_unanswered()
+    again = FakeAdapter.instances[-1]
+    assert again.spec.resume and again.sent == ["what is 6x7?"]
+    again.emit(AssistantText("42"))
+    again.emit(done())
+    await asyncio.wait_for(restarted.turn_done.wait(), 5)
+    assert port2.bodies() == [f"[correct {answer_id('swift-fox', key)}] 42"]
+    assert restarted.record.unanswered == []
+    assert not await restarted.answer_unanswered()  # nothing left

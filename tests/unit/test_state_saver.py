@@ -90,3 +90,19 @@ def test_sync_flushes_the_file_and_its_directory(tmp_path: Path) -> None:
     store.write(encode(ServiceState(agents=[record("a")])), fsync=False)
     store.sync()  # no error: both can be opened and flushed
     assert names_on_disk(tmp_path / "state.json") == ["a"]
+
+
+async def test_durable_returns_once_the_changes_before_it_are_on_disk(tmp_path: Path) -> None:
+    state = ServiceState(agents=[record("first")])
+    saver = StateSaver(StateStore(tmp_path / "state.json"), lambda: state, min_gap=0.05)
+    saver.request()
+    await saver.durable()
+    assert names_on_disk(tmp_path / "state.json") == ["first"]
+    state.agents.append(record("second"))
+    saver.request()  # paced: written min_gap after the first write started
+    waiting = asyncio.ensure_future(saver.durable())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await waiting
+    assert names_on_disk(tmp_path / "state.json") == ["first", "second"]
+    await saver.durable()  # nothing new: at once
