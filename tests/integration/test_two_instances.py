@@ -65,7 +65,7 @@ async def test_two_instances_on_one_prosody_keep_to_their_own_agents(
         first = ServiceProcess(instance_env(prosody, tmp_path / "a", api_a, A))
         second = ServiceProcess(instance_env(prosody, tmp_path / "b", api_b, B))
         try:
-            await asyncio.gather(first.start(), second.start())
+            await asyncio.gather(first.start(90), second.start(90))
             client = await pool.connect(alice)
             agent_a = await create_agent(client, "task for a", manager=f"manager@{A}")
             await reply(client, agent_a, "echo: task for a")

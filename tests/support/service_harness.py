@@ -101,10 +101,7 @@ class ServiceProcess:
 
     async def start(self, timeout: float = 30) -> None:
         await self.start_only()
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            raise AssertionError("service did not connect:\n" + "\n".join(self.log[-40:])) from None
+        await self.wait_connected(timeout)
 
     async def start_only(self) -> None:
         """Spawn without waiting for the connection (for start-up failures)."""
@@ -124,6 +121,17 @@ class ServiceProcess:
             self.log.append(line)
             if "component " in line and " connected" in line:
                 self._connected.set()
+
+    def reset_connected(self) -> None:
+        """Forget the last "connected" line: ``wait_connected`` then waits for the next one."""
+        self._connected.clear()
+
+    async def wait_connected(self, timeout: float = 30) -> None:
+        """Until the service logs that its component is connected (again)."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError("service did not connect:\n" + "\n".join(self.log[-40:])) from None
 
     async def wait(self, timeout: float = 15) -> int:
         assert self.proc is not None
