@@ -163,12 +163,14 @@ class Service:
             if record.status is AgentStatus.ENDED:
                 continue
             self._check_owner(record)
+            crashed = record.status is AgentStatus.RUNNING
             if record.status in (AgentStatus.RUNNING, AgentStatus.STOPPED):
                 # RUNNING: the service died with the process; STOPPED: it was shut down
                 record.status = AgentStatus.STOPPED
                 if not record.owner_revoked:
                     self._restart_notices.setdefault(record.owner, []).append(record.name)
             self.agents[record.name] = self._make_agent(record)
+            self.agents[record.name].after_crash = crashed
             self.broker.set_rules(
                 record.name, [AlwaysRule(r.tool_name, r.command) for r in record.rules]
             )

@@ -166,8 +166,10 @@ class Presenter:
         if anchor is None:
             msg_id = self._port.send_chat(self.local, self.owner, body)
         elif anchor[1]:
-            self._port.correct(self.local, self.owner, anchor[0], body)
-            msg_id = anchor[0]  # later corrections point at the original id
+            # Its own id is the original's too: a client that never got the first attempt
+            # shows it as a new message under that id, and the corrections that follow apply.
+            msg_id = self._port.correct(self.local, self.owner, anchor[0], body,
+                                        msg_id=anchor[0])
         else:
             msg_id = self._port.send_chat(self.local, self.owner, body, msg_id=anchor[0])
         self._sent_body()
@@ -332,10 +334,11 @@ class PresenterPort:
         return presenter.send_now(body, resource)
 
     def correct(self, from_local: str, to: str, original_id: str, body: str, *,
-                resource: str | None = None) -> str:
+                resource: str | None = None, msg_id: str | None = None) -> str:
         presenter = self._presenter_of(from_local)
         if presenter is None or presenter.owner != to:
-            return self._port.correct(from_local, to, original_id, body, resource=resource)
+            return self._port.correct(from_local, to, original_id, body, resource=resource,
+                                      msg_id=msg_id)
         return presenter.correct(original_id, body, resource)
 
     def send_link(self, from_local: str, to: str, url: str) -> str:

@@ -174,6 +174,10 @@ class Agent:
         self._interrupted = False
         self.turn_done = asyncio.Event()  # set whenever no turn is running
         self._turn_pending: tuple[PendingMessage, ...] = ()  # what the running turn answers
+        # agentchat died while this agent ran: the owner's first message may be one the dead
+        # process had begun to answer but not yet saved (their client sends it again, no
+        # receipt came): its answer is sent as a correction of that earlier answer's id.
+        self.after_crash = False
 
     # ----------------------------------------------------------------- identity
 
@@ -338,7 +342,11 @@ class Agent:
             self.turn_done.clear()
             self._turn_pending = prompt.pending
             first = prompt.pending[0].key if prompt.pending else ""
-            via.anchor(answer_id(self.name, first) if first else None, again=again)
+            if first:
+                via.anchor(answer_id(self.name, first), again=again or self.after_crash)
+                self.after_crash = False
+            else:
+                via.anchor(None)
             self._arm_silence()
             self.output.working()
             self._show_busy_later()

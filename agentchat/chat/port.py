@@ -24,8 +24,9 @@ class ChatPort(Protocol):
         """Send a file's download URL with XEP-0066 out-of-band data; returns the id."""
 
     def correct(self, from_local: str, to: str, original_id: str, body: str, *,
-                resource: str | None = None) -> str:
-        """XEP-0308: replace message ``original_id`` (sent from ``resource``) with ``body``."""
+                resource: str | None = None, msg_id: str | None = None) -> str:
+        """XEP-0308: replace message ``original_id`` (sent from ``resource``) with ``body``;
+        the correction's own id is ``msg_id`` if given (see Presenter.anchor), else new."""
 
     def set_presence(
         self, local: str, to: str, *, show: Show | None, status: str | None, available: bool = True

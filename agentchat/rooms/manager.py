@@ -607,8 +607,9 @@ class RoomPresencePort:
         return self._port.send_chat(from_local, to, body, resource=resource, msg_id=msg_id)
 
     def correct(self, from_local: str, to: str, original_id: str, body: str, *,
-                resource: str | None = None) -> str:
-        return self._port.correct(from_local, to, original_id, body, resource=resource)
+                resource: str | None = None, msg_id: str | None = None) -> str:
+        return self._port.correct(from_local, to, original_id, body, resource=resource,
+                                  msg_id=msg_id)
 
     def send_link(self, from_local: str, to: str, url: str) -> str:
         return self._port.send_link(from_local, to, url)

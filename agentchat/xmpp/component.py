@@ -377,8 +377,9 @@ class AgentComponent(slixmpp.ComponentXMPP):
         closes without reading on, and a component has no stream management), or lost them
         while shutting down. For each chat whose latest message was sent since the last
         keepalive ping came back, or within REPAIR_WINDOW seconds of the loss, send that
-        message again as a XEP-0308 correction of itself: a client that has it sees no change,
-        one that missed its last correction gets it, one that missed the message shows it.
+        message again as a XEP-0308 correction of itself, with its own id: a client that has it
+        sees no change, one that missed its last correction gets it, one that missed the
+        message shows it (under that id, so the corrections that follow still apply).
         Before the outbox: the correction must still be of the latest message from its JID."""
         lost_at, self._lost_at = self._lost_at, None
         if lost_at is None:
@@ -391,7 +392,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
             if not confirmed < at <= lost_at:
                 continue
             msg = self.make_message(mto=to, mbody=body, mtype="chat", mfrom=sender)
-            msg["id"] = uuid.uuid4().hex
+            msg["id"] = original_id  # shown as new where it was lost: later corrections match
             msg["replace"]["id"] = original_id
             msg["request_receipt"] = True
             msg.send()

@@ -95,12 +95,12 @@ class FakePort:
         return f"m{len(self.messages)}"
 
     def correct(self, from_local: str, to: str, original_id: str, body: str, *,
-                resource: str | None = None) -> str:
+                resource: str | None = None, msg_id: str | None = None) -> str:
         self.messages.append((from_local, to, f"[correct {original_id}] {body}"))
         self.resources.append(resource)
         self.events.append(("message", f"[correct {original_id}] {body}"))
         self._notify()
-        return f"m{len(self.messages)}"
+        return msg_id or f"m{len(self.messages)}"
 
     def set_presence(self, local: str, to: str, *, show: Any, status: Any,
                      available: bool = True) -> None:

@@ -187,3 +187,33 @@ async def test_the_presence_is_sent_again_when_the_owner_subscribes() -> None:
     sent = await presences()
     assert ['type="subscribed"' in p for p in sent] == [True, False], sent
     assert "<show>dnd</show>" in sent[1]
+
+
+def queued(comp: AgentComponent) -> list[Any]:
+    items = []
+    while not comp.waiting_queue.empty():
+        items.append(comp.waiting_queue.get_nowait()[0])
+    return items
+
+
+async def test_after_a_loss_the_latest_message_of_each_chat_goes_again_as_its_correction() -> None:
+    comp, _transport = online_component()
+    comp._session_started = True  # slixmpp queues stanzas elsewhere before the session
+    first = comp.send_chat("swift-fox", "u@example.com", "the answer so f")
+    comp.correct("swift-fox", "u@example.com", first, "the answer so far, whole")
+    hello = comp.send_chat("calm-owl", "v@example.com", "hello")
+    comp.send_link("calm-owl", "w@example.com", "https://files/x")  # a link: not as a text
+    queued(comp)
+    comp.closing = True  # no reconnect attempt in this test
+    comp._on_disconnected(None)  # written, but Prosody may never have read them
+    comp.online = True
+    comp._repair_lost()
+    again = {str(m["to"]): m for m in queued(comp)}
+    assert set(again) == {"u@example.com", "v@example.com"}
+    fox, owl = again["u@example.com"], again["v@example.com"]
+    assert fox["replace"]["id"] == first and fox["body"] == "the answer so far, whole"
+    assert str(fox["from"]) == "swift-fox@agents.example.com/agentchat"
+    assert owl["replace"]["id"] == hello and owl["body"] == "hello"
+    assert (fox["id"], owl["id"]) == (first, hello)  # shown under it where it was lost
+    comp._repair_lost()  # once per loss
+    assert queued(comp) == []
