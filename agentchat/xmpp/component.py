@@ -208,7 +208,8 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.disconnected_event.set()
         if was_online:
             self.losses += 1
-            self._lost_at = time.monotonic()
+            if self._stream_error is None:  # after a stream error _drop_refused re-sends
+                self._lost_at = time.monotonic()
         if self._stream_error is not None:
             self._drop_refused(self._stream_error)
         self._stream_error = None

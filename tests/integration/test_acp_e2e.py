@@ -54,6 +54,7 @@ from tests.support.service_harness import (
     make_workspace,
     running_service,
     service_env,
+    state_settled,
 )
 from tests.support.uploads import download, oob_url
 from tests.support.xmpp_client import ClientPool
@@ -237,6 +238,7 @@ async def test_agentchat_killed_and_restarted_continues_the_session(
         name = agent.split("@")[0]
         await reply(client, agent, "echo: remember the word banana")
         answered = time.time()  # the agent's session file exists by now
+        await state_settled(tmp_path / "home")  # saved as answered: nothing to answer again
         first.kill(signal.SIGKILL)
         assert await first.wait() == -signal.SIGKILL
         await family.restart_wait(answered)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from agentchat.config.load import load_config
 from agentchat.prosody.embedded import EmbeddedProsody
@@ -87,6 +89,31 @@ async def fake_cli_service(
         yield svc
     finally:
         await svc.stop()
+
+
+async def until_state(home: Path, check: Callable[[list[dict[str, Any]]], bool], what: str,
+                      timeout: float = 15) -> None:
+    """Until the state saved by a service in another process passes ``check`` (its agents).
+    Polls the file: there is no event to await across processes."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    path = home / "state.json"
+    while True:
+        try:
+            agents = json.loads(path.read_text())["agents"]
+        except (OSError, ValueError, KeyError):
+            agents = None
+        if agents is not None and check(agents):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{path}: not {what} after {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+async def state_settled(home: Path) -> None:
+    """Until no owner message is saved as waiting for its answer (the state is written behind
+    the turn): a kill after this finds nothing to answer again."""
+    await until_state(home, lambda agents: not any(a.get("unanswered") for a in agents),
+                      "settled (no unanswered messages)")
 
 
 class ServiceProcess:
