@@ -59,6 +59,7 @@ SENT_KEPT = 5000  # ids of our latest messages, in sending order (see message_or
 # Seconds before a lost link whose messages are repaired even if a ping answered after them:
 # Prosody may have read them and still lost them while shutting down (see _repair_lost).
 REPAIR_WINDOW = 5.0
+REPLACE_TAG = "{urn:xmpp:message-correct:0}replace"
 
 
 class AgentComponent(slixmpp.ComponentXMPP):
@@ -381,13 +382,21 @@ class AgentComponent(slixmpp.ComponentXMPP):
         message again as a XEP-0308 correction of itself, with its own id: a client that has it
         sees no change, one that missed its last correction gets it, one that missed the
         message shows it (under that id, so the corrections that follow still apply).
-        Before the outbox: the correction must still be of the latest message from its JID."""
+        Before the outbox: the correction must still be of the latest message from its JID.
+        Corrections queued in the outbox for such a chat get their original's id too: the
+        message they correct may be the one that was lost."""
         lost_at, self._lost_at = self._lost_at, None
         if lost_at is None:
             return
         confirmed = min(self._confirmed_at, lost_at - REPAIR_WINDOW)
         now = time.monotonic()
         self._confirmed_at = now
+        suspects = {chat for chat, (_id, _body, at) in self._latest.items() if at > confirmed}
+        for queued in self._outbox:
+            replace = queued.xml.find(REPLACE_TAG) if isinstance(queued, Message) else None
+            if replace is not None and replace.get("id") and (
+                    str(queued["from"]), str(queued["to"])) in suspects:
+                queued["id"] = replace.get("id")
         repaired = 0
         for (sender, to), (original_id, body, at) in list(self._latest.items()):
             if not confirmed < at <= lost_at:

@@ -217,3 +217,20 @@ async def test_after_a_loss_the_latest_message_of_each_chat_goes_again_as_its_co
     assert (fox["id"], owl["id"]) == (first, hello)  # shown under it where it was lost
     comp._repair_lost()  # once per loss
     assert queued(comp) == []
+
+
+async def test_corrections_queued_while_offline_take_the_id_of_what_they_correct() -> None:
+    comp, _transport = online_component()
+    comp._session_started = True
+    first = comp.send_chat("swift-fox", "u@example.com", "the ans")  # maybe never read
+    queued(comp)
+    comp.closing = True
+    comp._on_disconnected(None)
+    comp.correct("swift-fox", "u@example.com", first, "the answer, whole")  # in the outbox
+    comp.send_chat("calm-owl", "v@example.com", "unrelated")  # not a correction: untouched
+    comp.online = True
+    comp._repair_lost()
+    [correction, other] = list(comp._outbox)
+    assert correction["id"] == first and correction["replace"]["id"] == first
+    assert other["id"] != first and other.xml.find(
+        "{urn:xmpp:message-correct:0}replace") is None
