@@ -59,7 +59,6 @@ SENT_KEPT = 5000  # ids of our latest messages, in sending order (see message_or
 # Seconds before a lost link whose messages are repaired even if a ping answered after them:
 # Prosody may have read them and still lost them while shutting down (see _repair_lost).
 REPAIR_WINDOW = 5.0
-REPLACE_TAG = "{urn:xmpp:message-correct:0}replace"
 
 
 class AgentComponent(slixmpp.ComponentXMPP):
@@ -393,10 +392,11 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self._confirmed_at = now
         suspects = {chat for chat, (_id, _body, at) in self._latest.items() if at > confirmed}
         for queued in self._outbox:
-            replace = queued.xml.find(REPLACE_TAG) if isinstance(queued, Message) else None
-            if replace is not None and replace.get("id") and (
-                    str(queued["from"]), str(queued["to"])) in suspects:
-                queued["id"] = replace.get("id")
+            if isinstance(queued, _RawStanza) and queued.correction is not None:
+                chat, msg_id, original_id = queued.correction
+                if chat in suspects:
+                    queued.text = queued.text.replace(f" id={wire.attr(msg_id)}",
+                                                      f" id={wire.attr(original_id)}", 1)
         repaired = 0
         for (sender, to), (original_id, body, at) in list(self._latest.items()):
             if not confirmed < at <= lost_at:
@@ -462,7 +462,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self._remember_latest(mtype, frm, to, replace or msg_id, body, oob_url)
         index = self._write_now(text)
         if index is None:
-            self._emit(_RawStanza(self, text))
+            self._emit(_RawStanza(self, text, ((frm, to), msg_id, replace) if replace else None))
         else:
             self._unwritten_body[(frm, to)] = index
         return self._note_sent(msg_id)
@@ -704,11 +704,14 @@ class AgentComponent(slixmpp.ComponentXMPP):
 class _RawStanza:
     """Stanza text that still goes through slixmpp's send queue, so the order is kept."""
 
-    __slots__ = ("_stream", "text")
+    __slots__ = ("_stream", "correction", "text")
 
-    def __init__(self, stream: slixmpp.ComponentXMPP, text: str) -> None:
+    def __init__(self, stream: slixmpp.ComponentXMPP, text: str,
+                 correction: tuple[tuple[str, str], str, str] | None = None) -> None:
         self._stream = stream
         self.text = text
+        # a XEP-0308 correction: ((from, to), its id, the id it replaces), see _repair_lost
+        self.correction = correction
 
     def send(self) -> None:
         self._stream.send(self.text)

@@ -230,7 +230,7 @@ async def test_corrections_queued_while_offline_take_the_id_of_what_they_correct
     comp.send_chat("calm-owl", "v@example.com", "unrelated")  # not a correction: untouched
     comp.online = True
     comp._repair_lost()
-    [correction, other] = list(comp._outbox)
-    assert correction["id"] == first and correction["replace"]["id"] == first
-    assert other["id"] != first and other.xml.find(
-        "{urn:xmpp:message-correct:0}replace") is None
+    [correction, other] = [ET.fromstring(q.text) for q in comp._outbox]
+    replace = "{urn:xmpp:message-correct:0}replace"
+    assert correction.get("id") == first and correction.find(replace).get("id") == first
+    assert other.get("id") != first and other.find(replace) is None
