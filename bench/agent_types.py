@@ -38,20 +38,10 @@ ANSWER_TIMEOUT = 240.0
 def tree_rss_kb(pid: int) -> tuple[int, int]:
     """(sum of VmRSS over ``pid`` and its descendants, number of processes). Shared pages
     are counted in every process that maps them: an upper bound."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    total, count, todo = 0, 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
+    from tests.support.containment import descendants
+
+    total, count = 0, 0
+    for current in descendants(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
