@@ -18,7 +18,9 @@ from pathlib import Path
 from agentchat.agents import cli_home
 from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
 from agentchat.agents.backends import Wiring, backend_of
+from agentchat.agents.controls import is_bypass
 from agentchat.agents.environment import agent_environment
+from agentchat.agents.events import Choice
 from agentchat.agents.names import generate_name
 from agentchat.agents.pool import ProcessPool
 from agentchat.agents.presenter import Presenter, PresenterPort
@@ -334,7 +336,18 @@ class Service:
                                          config_path, worktree=record.worktree),
             agent=record.name,
             agent_type=record.agent_type,
+            mode=self._mode_of(record),
+            model=record.model,
         )
+
+    def _mode_of(self, record: AgentRecord) -> str:
+        """The mode to start in: the one chosen last, unless it asks nothing and the operator
+        has since taken agents.allowBypass back (then the backend's default)."""
+        if record.mode and not self.config.agents.allow_bypass and is_bypass(Choice(record.mode)):
+            log.warning("%s: not starting in mode %s: agents.allowBypass is off", record.name,
+                        record.mode)
+            return ""
+        return record.mode
 
     def _acp_spec(self, record: AgentRecord, kind: AgentType, cwd: Path, home: Path,
                   resume: bool, *, mcp: tuple[str, str] | None = None) -> LaunchSpec:
@@ -352,7 +365,8 @@ class Service:
                           sandbox=self._sandbox_policy(command, cwd, home,
                                                        worktree=record.worktree),
                           agent=record.name, agent_type=record.agent_type,
-                          mcp_url=mcp[0] if mcp else None, mcp_secret=mcp[1] if mcp else "")
+                          mcp_url=mcp[0] if mcp else None, mcp_secret=mcp[1] if mcp else "",
+                          mode=self._mode_of(record), model=record.model)
 
     def _sandbox_policy(self, command: str, cwd: Path, home: Path,
                         mcp_config: Path | None = None, *,
@@ -459,6 +473,8 @@ class Service:
             locate=self.workdir_of,
             rooms=self.rooms,
             git=self.git_chat,
+            allow_bypass=self.config.agents.allow_bypass,
+            label=kind.label if (kind := self.types.get(record.agent_type)) else "The agent",
         )
 
     def agents_of(self, owner: str) -> list[AgentView]:
@@ -494,6 +510,7 @@ class Service:
             name=name, owner=owner, agent_type=request.agent_type, repo=request.repo,
             cwd=worktree.path if worktree is not None else str(cwd), task=request.task,
             session_id=str(uuid.uuid4()), created=now, last_active=now, worktree=worktree,
+            mode=request.mode, model=request.model,
         )
         return await self._launch(record, request.task)
 

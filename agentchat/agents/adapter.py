@@ -37,6 +37,10 @@ class LaunchSpec:
     # ACP agents: agentchat's MCP server (send_file), offered in session/new and session/load
     mcp_url: str | None = None
     mcp_secret: str = attrs.field(default="", repr=False)  # its X-Agentchat-Secret header
+    # the owner's choices (``mode``/``model`` in the chat), applied at every start: "" = the
+    # backend's default; a mode is the backend's own id or a word of agents/controls.py
+    mode: str = ""
+    model: str = ""
 
 
 @attrs.frozen
@@ -71,6 +75,23 @@ class AgentAdapter(Protocol):
 
     def events(self) -> AsyncIterator[AgentEvent]:
         """Events in order; the last one is always ``ProcessExited``."""
+
+    async def set_mode(self, mode: str) -> str:
+        """Switch the permission mode (the backend's own id); returns the mode now in force.
+        Raises ``ControlError`` when the backend refuses or cannot do it."""
+
+    async def set_model(self, model: str) -> str:
+        """Switch the model for the following turns; returns the model now in force (aliases
+        resolved). Raises ``ControlError``."""
+
+    @property
+    def compact_prompt(self) -> str | None:
+        """The message that makes the agent compact its context (Claude Code: ``/compact``),
+        or None where the backend offers no way."""
+
+
+class ControlError(Exception):
+    """A mode or model switch that did not happen (the message says why, for the owner)."""
 
 
 class AgentStartError(Exception):

@@ -9,16 +9,26 @@ the plan file plan mode writes (a neutral ``Plan`` event for the runtime).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import attrs
 
-from agentchat.agents.adapter import Image, LaunchSpec
+from agentchat.agents.adapter import ControlError, Image, LaunchSpec
+from agentchat.agents.controls import CLAUDE_MODES, resolve_mode
 from agentchat.agents.environment import agent_environment
-from agentchat.agents.events import AgentEvent, Plan, ProcessExited, ToolCall, TurnFinished
+from agentchat.agents.events import (
+    AgentEvent,
+    ControlAnswered,
+    Plan,
+    ProcessExited,
+    ToolCall,
+    TurnFinished,
+)
 from agentchat.agents.process import (
     PIPE_DRAIN_TIMEOUT,
     STDOUT_LINE_LIMIT,
@@ -29,8 +39,10 @@ from agentchat.agents.process import (
 from agentchat.agents.stream_json import (
     PartialAccumulator,
     StreamJsonError,
+    encode_control,
     encode_interrupt,
     encode_user_message,
+    initialize_events,
     parse_line,
 )
 from agentchat.chat.format import tool_line
@@ -38,6 +50,7 @@ from agentchat.chat.format import tool_line
 log = logging.getLogger(__name__)
 
 PLAN_DIR_MARK = "/.claude/plans/"  # where plan mode writes the plan (CLI 2.1.x)
+CONTROL_TIMEOUT = 15.0  # for the answer to set_permission_mode / set_model
 
 
 class AgentNotRunning(Exception):
@@ -68,6 +81,11 @@ def build_argv(spec: LaunchSpec, claude_path: str) -> list[str]:
         argv.append(f"--allowedTools={','.join(spec.allowed_tools)}")
     if spec.partial_messages:
         argv.append("--include-partial-messages")
+    mode = resolve_mode(spec.mode, CLAUDE_MODES) if spec.mode else None
+    if mode is not None:
+        argv.append(f"--permission-mode={mode.id}")
+    if spec.model:
+        argv.append(f"--model={spec.model}")
     argv += list(spec.extra_args)
     return argv
 
@@ -93,6 +111,10 @@ class ClaudeCodeAdapter:
         self._partial = PartialAccumulator() if spec.partial_messages else None
         self._watcher: asyncio.Task[None] | None = None
         self._cost_total = 0.0  # the CLI reports its process's running total
+        # our own control requests (initialize, set_permission_mode, set_model) by id: their
+        # answers are consumed here, not passed on as ControlAnswered
+        self._controls: dict[str, asyncio.Future[ControlAnswered]] = {}
+        self._initialize_id = ""
 
     @property
     def pid(self) -> int | None:
@@ -114,6 +136,10 @@ class ClaudeCodeAdapter:
                                   sandbox=self.spec.sandbox, limit=self._stdout_limit)
         log.info("Claude Code pid=%s session=%s", self.pid, self.spec.session_id)
         self._watcher = asyncio.create_task(self._watch(), name=f"claude-{self.pid}")
+        # Its answer lists the models offered and the permission mode (no need to wait for it).
+        self._initialize_id = f"initialize-{uuid.uuid4().hex}"
+        with contextlib.suppress(AgentNotRunning):
+            await self._write(encode_control(self._initialize_id, "initialize"))
 
     async def _watch(self) -> None:
         """Pump stdout, then queue ``ProcessExited`` after the last stdout event."""
@@ -140,6 +166,8 @@ class ClaudeCodeAdapter:
                 log.exception("pid=%s: could not interpret stdout line", self.pid)
                 continue
             for event in events:
+                if isinstance(event, ControlAnswered) and self._answered(event):
+                    continue
                 self._emit(event)
 
     def _emit(self, event: AgentEvent) -> None:
@@ -158,6 +186,22 @@ class ClaudeCodeAdapter:
             self._cost_total = max(total, self._cost_total)
             event = attrs.evolve(event, cost_usd=turn)
         self._queue.put_nowait(event)
+
+    def _answered(self, answer: ControlAnswered) -> bool:
+        """Consume the answer to one of our own control requests (True)."""
+        if answer.request_id == self._initialize_id:
+            if answer.ok:
+                for event in initialize_events(answer.payload):
+                    self._queue.put_nowait(event)
+            else:
+                log.info("pid=%s: initialize refused: %s", self.pid, answer.error)
+            return True
+        future = self._controls.pop(answer.request_id, None)
+        if future is None:
+            return False
+        if not future.done():
+            future.set_result(answer)
+        return True
 
     async def _write(self, data: bytes) -> None:
         async with self._write_lock:
@@ -187,6 +231,46 @@ class ClaudeCodeAdapter:
         request_id = f"interrupt-{uuid.uuid4().hex}"
         await self._write(encode_interrupt(request_id))
         return request_id
+
+    async def _control(self, subtype: str, **fields: str) -> dict[str, object]:
+        """Send one control request and wait for its answer's payload (``ControlError``)."""
+        request_id = f"{subtype}-{uuid.uuid4().hex}"
+        future: asyncio.Future[ControlAnswered] = asyncio.get_running_loop().create_future()
+        self._controls[request_id] = future
+        try:
+            await self._write(encode_control(request_id, subtype, **fields))
+            exited: asyncio.Future[Any] = asyncio.ensure_future(self._process.exited.wait())
+            waiting: set[asyncio.Future[Any]] = {future, exited}
+            try:
+                done, _ = await asyncio.wait(waiting, timeout=CONTROL_TIMEOUT,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                exited.cancel()
+        except AgentNotRunning as exc:
+            raise ControlError(f"the agent is not running ({exc})") from None
+        finally:
+            self._controls.pop(request_id, None)
+        if future not in done:
+            raise ControlError("the agent did not answer" if not self._process.exited.is_set()
+                               else "the agent process exited")
+        answer = future.result()
+        if not answer.ok:
+            raise ControlError(answer.error or "refused")
+        return answer.payload
+
+    async def set_mode(self, mode: str) -> str:
+        """``set_permission_mode``; the CLI answers with the mode in force."""
+        payload = await self._control("set_permission_mode", mode=mode)
+        return str(payload.get("mode") or mode)
+
+    async def set_model(self, model: str) -> str:
+        """``set_model``; the CLI answers with the model it resolved the name to."""
+        payload = await self._control("set_model", model=model)
+        return str(payload.get("model") or model)
+
+    @property
+    def compact_prompt(self) -> str | None:
+        return "/compact"
 
     async def stop(self, grace: float = 3.0) -> None:
         """Close stdin, wait ``grace`` s, SIGTERM, wait ``grace`` s, SIGKILL the group.

@@ -82,6 +82,7 @@ class ControlAnswered:
     request_id: str
     ok: bool
     error: str = ""
+    payload: dict[str, Any] = attrs.field(factory=dict, eq=False)  # the answer's "response"
 
 
 @attrs.frozen
@@ -89,6 +90,55 @@ class Notice:
     """Something the owner must be told about the agent itself (e.g. a session not continued)."""
 
     text: str
+
+
+@attrs.frozen
+class Choice:
+    """One mode or model the backend offers: its own id, a display name, what it does."""
+
+    id: str
+    name: str = ""
+    description: str = ""
+
+
+@attrs.frozen
+class ModeChanged:
+    """The agent's permission mode (its own id), and the modes it offers when it says so
+    (an empty ``available`` leaves the known list as it is)."""
+
+    mode: str
+    available: tuple[Choice, ...] = ()
+
+
+@attrs.frozen
+class ModelChanged:
+    """The model the agent uses now ("" if it does not say), and the models it offers."""
+
+    model: str
+    available: tuple[Choice, ...] = ()
+
+
+@attrs.frozen
+class UsageReported:
+    """Tokens and cost as the backend reports them; None where it reports nothing.
+
+    ``context_tokens``: what the conversation fills of the model's context window now;
+    ``total_tokens``: tokens used by this process so far (input + output); ``cost_usd``: its
+    running total.
+    """
+
+    context_tokens: int | None = None
+    context_window: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+@attrs.frozen
+class Compacted:
+    """The agent compacted its context (Claude Code's /compact): tokens before and after."""
+
+    pre_tokens: int = 0
+    post_tokens: int = 0
 
 
 @attrs.frozen
@@ -110,5 +160,9 @@ AgentEvent = (
     | Plan
     | ControlAnswered
     | Notice
+    | ModeChanged
+    | ModelChanged
+    | UsageReported
+    | Compacted
     | ProcessExited
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import logging
 import time
@@ -18,11 +19,24 @@ from typing import Protocol
 
 import attrs
 
-from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
+from agentchat.agents.adapter import AgentAdapter, AgentStartError, ControlError, LaunchSpec
 from agentchat.agents.attachments import Attachment, Prompt, images_of, prompt_text
+from agentchat.agents.controls import (
+    NEUTRAL,
+    SessionControls,
+    is_bypass,
+    mode_label,
+    neutral_of,
+    resolve_mode,
+    resolve_model,
+    tokens_text,
+)
 from agentchat.agents.events import (
     AgentEvent,
     AssistantText,
+    Compacted,
+    ModeChanged,
+    ModelChanged,
     Notice,
     PartialText,
     Plan,
@@ -30,6 +44,7 @@ from agentchat.agents.events import (
     SessionStarted,
     ToolCall,
     TurnFinished,
+    UsageReported,
 )
 from agentchat.agents.pool import PoolFull, ProcessPool
 from agentchat.agents.presenter import Presenter
@@ -92,6 +107,9 @@ def answer_id(agent: str, key: str) -> str:
     return "answer-" + hashlib.sha256(f"{agent}\0{key}".encode()).hexdigest()[:24]
 
 
+CONTROLS_WAIT = 10.0  # after a start, for the backend to say which modes and models it offers
+
+
 class PermissionGate(Protocol):
     """The permission broker as the runtime sees it (answers typed in the agent's chat)."""
 
@@ -134,9 +152,15 @@ class Agent:
         rooms: RoomCommands | None = None,
         git: GitPort | None = None,
         busy_after: float = BUSY_SHOWN_AFTER,
+        allow_bypass: bool = False,
+        label: str = "The agent",
     ) -> None:
         self.record = record
         self.rooms = rooms  # the group-chat commands (join, allow…); none without rooms
+        self._allow_bypass = allow_bypass  # agents.allowBypass: modes that ask nothing
+        self._label = label  # the agent type's name, e.g. "Claude Code"
+        self.controls = SessionControls(mode=record.mode, model=record.model)
+        self._controls_seen = asyncio.Event()  # the backend said what it offers
         self._locate = locate  # the working directory as it is now (WorkspaceError if unusable)
         self._port = port
         self.presenter = Presenter(port, record.name, record.owner)  # the owner's 1:1 chat
@@ -169,6 +193,8 @@ class Agent:
         self._idle_from = self._silent_from = 0.0  # loop times (see _touch)
         self._busy_after = busy_after
         self._busy_handle: asyncio.TimerHandle | None = None  # shows the turn (BUSY_SHOWN_AFTER)
+        self._process_cost = 0.0
+        self._process_tokens = 0
         self._lock = asyncio.Lock()
         self._stopping = False
         self._interrupted = False
@@ -401,6 +427,8 @@ class Agent:
                  "resumed" if resume else "new session")
         self.adapter = adapter
         self.started_at = time.monotonic()
+        self._process_cost = 0.0
+        self._process_tokens = 0
         self._stopping = False
         self.record.status = AgentStatus.RUNNING
         self._persist()
@@ -445,8 +473,46 @@ class Agent:
         elif isinstance(event, Notice):
             self.presenter.next_message()
             self.say(event.text)
+        elif isinstance(event, ModeChanged | ModelChanged | UsageReported | Compacted):
+            self._on_controls(event)
         elif isinstance(event, ProcessExited):
             await self._on_exit(event, adapter)
+
+    def _on_controls(self, event: ModeChanged | ModelChanged | UsageReported | Compacted) -> None:
+        shown_mode = self.controls.mode
+        self.controls.apply(event)
+        if isinstance(event, ModeChanged):
+            if event.mode and event.mode != self.record.mode:
+                self.record.mode = event.mode  # also when an approved plan ends plan mode
+                self._persist()
+            self._controls_seen.set()
+            # The presence carries the mode. Claude repeats it at every turn's start: only a
+            # change is news, and a turn's first BUSY_SHOWN_AFTER stays quiet (see _start_turn).
+            if self.controls.mode != shown_mode and self._busy_handle is None:
+                self._show_state()
+        elif isinstance(event, ModelChanged):
+            chosen = self.record.model
+            if event.available and chosen and resolve_model(chosen, event.available) is None:
+                # a name from the creation form that this backend does not offer
+                self.say(f"ℹ️ Model '{one_line(chosen)[:60]}' is not one {self._label} offers. "
+                         + self.controls.models_text(self._label))
+        elif isinstance(event, UsageReported):
+            if event.cost_usd is not None:
+                self._add_cost(event.cost_usd)
+            if event.total_tokens is not None and event.total_tokens >= self._process_tokens:
+                self.record.tokens_used += event.total_tokens - self._process_tokens
+                self._process_tokens = event.total_tokens
+        elif isinstance(event, Compacted):
+            self.output.next_message()
+            self.output.say(f"🗜 Context compacted: {tokens_text(event.pre_tokens)} → "
+                            f"{tokens_text(event.post_tokens)} tokens.")
+
+    def _add_cost(self, process_total: float) -> None:
+        """A running total of the current process (ACP's usage_update); Claude's cost comes per
+        turn instead (``TurnFinished.cost_usd``, from its adapter), so nothing counts twice."""
+        if process_total >= self._process_cost:
+            self.record.cost_usd += process_total - self._process_cost
+            self._process_cost = process_total
 
     async def _on_turn_finished(self, event: TurnFinished) -> None:
         self.record.turns += 1
@@ -553,6 +619,89 @@ class Agent:
         self._interrupted = True
         await self.adapter.interrupt()
         return "⏹ Interrupting the current turn…"
+
+    # ----------------------------------------------------------------- session controls
+
+    async def _live_controls(self) -> AgentAdapter | str:
+        """The running adapter once its modes and models are known (started if need be),
+        or what to tell the owner."""
+        if self.record.status is AgentStatus.ENDED:
+            return f"{self.name} has ended. Ask the manager for a new agent ('new')."
+        if self.adapter is None:
+            error = await self.start_process()
+            if error is not None:
+                return f"⚠️ {error[:1].upper()}{error[1:]}."
+            self._touch()  # started for this command: it stops again when idle
+        if not self._controls_seen.is_set():
+            # a backend that offers no modes never says: what is known is shown
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._controls_seen.wait(), CONTROLS_WAIT)
+        if self.adapter is None:
+            return "⚠️ The agent process stopped."
+        return self.adapter
+
+    async def mode_command(self, word: str) -> str:
+        """``mode``: the mode and the modes offered; ``mode <name>``: switch now."""
+        adapter = await self._live_controls()
+        if isinstance(adapter, str):
+            return adapter
+        controls = self.controls
+        if not word:
+            return controls.modes_text(self._label, self._allow_bypass)
+        choice = resolve_mode(word, controls.modes)
+        if choice is None:
+            return (f"Unknown mode '{one_line(word)[:40]}'.\n"
+                    + controls.modes_text(self._label, self._allow_bypass))
+        if is_bypass(choice) and not self._allow_bypass:
+            return (f"Mode {mode_label(choice.id)} lets every tool run without asking; the "
+                    "operator has not allowed that here (agents.allowBypass).")
+        try:
+            now = await adapter.set_mode(choice.id)
+        except ControlError as exc:
+            return f"⚠️ The mode was not changed: {one_line(str(exc))[:300]}"
+        controls.mode = now
+        self.record.mode = now
+        self._persist()
+        self._show_state()
+        about = choice.description if choice.id == now else NEUTRAL.get(neutral_of(now) or "", "")
+        return f"Mode: {mode_label(now)}" + (f" – {one_line(about)[:120]}." if about else ".")
+
+    async def model_command(self, word: str) -> str:
+        """``model``: the model and the models offered; ``model <name>``: switch for the
+        following turns."""
+        adapter = await self._live_controls()
+        if isinstance(adapter, str):
+            return adapter
+        controls = self.controls
+        if not word:
+            return controls.models_text(self._label)
+        if not controls.models:
+            return controls.models_text(self._label)
+        choice = resolve_model(word, controls.models)
+        if choice is None:
+            return (f"Unknown model '{one_line(word)[:60]}'.\n"
+                    + controls.models_text(self._label))
+        try:
+            now = await adapter.set_model(choice.id)
+        except ControlError as exc:
+            return f"⚠️ The model was not changed: {one_line(str(exc))[:300]}"
+        controls.model = now
+        self.record.model = choice.id  # what was chosen: an alias keeps following its model
+        self._persist()
+        return f"Model: {one_line(now)} from the next turn on."
+
+    async def compact(self) -> None:
+        """``compact``: the backend's own compaction, run as a turn (queued if one runs)."""
+        adapter = await self._live_controls()
+        if isinstance(adapter, str):
+            self.say(adapter)
+            return
+        prompt = adapter.compact_prompt
+        if prompt is None:
+            self.say(f"{self._label} offers no way to compact its context from here.")
+            return
+        self.say("🗜 Compacting the context…")
+        await self.deliver(prompt)
 
     async def stop_process(self, status: AgentStatus) -> None:
         """Stop the CLI process (idle, shutdown) but keep the agent resumable."""
@@ -711,9 +860,16 @@ class Agent:
         if self.busy:
             return True, "dnd", "working…"
         if status is AgentStatus.RUNNING:
-            branch = self.record.worktree.branch if self.record.worktree is not None else None
-            return True, None, f"ready · {one_line(self.record.repo)}" + (
-                f" · {one_line(branch)}" if branch else "")
+            parts = ["ready", one_line(self.record.repo)]
+            if self.record.worktree is not None:
+                parts.append(one_line(self.record.worktree.branch))
+            mode = neutral_of(self.controls.mode) or self.controls.mode
+            if mode and mode != "ask":
+                parts.append(one_line(mode)[:20])
+            percent = self.controls.context_percent()
+            if percent is not None:
+                parts.append(f"ctx {percent}%")
+            return True, None, " · ".join(parts)
         if status is AgentStatus.IDLE:
             return True, "xa", "idle – send a message to resume"
         if status is AgentStatus.CRASHED:
@@ -794,8 +950,16 @@ class Agent:
               if r.worktree is not None else []),
             f"Task: {r.task}",
             f"Uptime: {uptime} · created {format_duration(time.time() - r.created)} ago",
-            f"Turns: {r.turns} · cost so far: ${r.cost_usd:.4f}",
         ]
+        c = self.controls
+        if c.mode or c.model:
+            lines.append(f"Mode: {mode_label(c.mode) if c.mode else 'unknown'} · "
+                         f"model: {one_line(c.model) if c.model else 'default'}")
+        context = c.context_line()
+        if context is not None:
+            lines.append(context)
+        used = f" · tokens used: {tokens_text(r.tokens_used)}" if r.tokens_used else ""
+        lines.append(f"Turns: {r.turns}{used} · cost so far: ${r.cost_usd:.4f}")
         if self.queue:
             lines.append(f"Queued messages: {len(self.queue)}")
         lines.extend(room_status_lines(r))

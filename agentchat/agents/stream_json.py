@@ -7,10 +7,15 @@ Output lines we turn into events (everything else, e.g. ``system/status``,
 ``system/permission_denied``, ``rate_limit_event``, yields nothing):
 
 * ``system``/``init`` → ``SessionStarted`` (the CLI prints it again at the start of
-  every turn, not once per process);
-* ``assistant`` → ``AssistantText`` per text block, ``ToolCall`` per tool_use block;
+  every turn, not once per process), ``ModeChanged`` and ``ModelChanged``;
+* ``system``/``status`` with ``permissionMode`` (after ``set_permission_mode``, and when
+  an approved plan ends plan mode) → ``ModeChanged``;
+* ``system``/``compact_boundary`` (after ``/compact``) → ``Compacted``;
+* ``assistant`` → ``AssistantText`` per text block, ``ToolCall`` per tool_use block, and
+  ``UsageReported`` with the tokens the conversation fills (the message's ``usage``);
 * ``user`` with ``tool_result`` blocks → ``ToolOutcome``;
-* ``result`` → ``TurnFinished``;
+* ``result`` → ``TurnFinished`` (and ``UsageReported``: tokens so far, the model's
+  context window, from ``modelUsage``);
 * ``control_response`` → ``ControlAnswered``;
 * ``stream_event`` (``--include-partial-messages``) → ``PartialText`` when a
   ``PartialAccumulator`` is passed.
@@ -27,20 +32,27 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from agentchat.agents.controls import CLAUDE_MODES
 from agentchat.agents.events import (
     AgentEvent,
     AssistantText,
+    Choice,
+    Compacted,
     ControlAnswered,
+    ModeChanged,
+    ModelChanged,
     PartialText,
     SessionStarted,
     ToolCall,
     ToolOutcome,
     TurnFinished,
+    UsageReported,
 )
 
 __all__ = [
     "PartialAccumulator",
     "StreamJsonError",
+    "encode_control",
     "encode_interrupt",
     "encode_user_message",
     "flatten_content",
@@ -144,6 +156,11 @@ def _content_blocks(obj: dict[str, Any]) -> list[dict[str, Any]]:
 def _init(obj: dict[str, Any]) -> list[AgentEvent]:
     tools = obj.get("tools")
     servers = obj.get("mcp_servers")
+    controls: list[AgentEvent] = []
+    if isinstance(obj.get("permissionMode"), str):
+        controls.append(ModeChanged(obj["permissionMode"], CLAUDE_MODES))
+    if isinstance(obj.get("model"), str):
+        controls.append(ModelChanged(obj["model"]))
     return [
         SessionStarted(
             session_id=_str(obj.get("session_id")),
@@ -154,13 +171,69 @@ def _init(obj: dict[str, Any]) -> list[AgentEvent]:
                 for s in (servers if isinstance(servers, list) else [])
                 if isinstance(s, dict)
             ),
-        )
+        ),
+        *controls,
     ]
+
+
+def _status(obj: dict[str, Any]) -> list[AgentEvent]:
+    mode = obj.get("permissionMode")
+    return [ModeChanged(mode, CLAUDE_MODES)] if isinstance(mode, str) and mode else []
+
+
+def _compact_boundary(obj: dict[str, Any]) -> list[AgentEvent]:
+    meta = obj.get("compact_metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    return [Compacted(_int(meta.get("pre_tokens")), _int(meta.get("post_tokens")))]
+
+
+def _message_usage(obj: dict[str, Any]) -> list[AgentEvent]:
+    """What the conversation fills of the context: the last request's input plus its answer."""
+    message = obj.get("message")
+    usage = message.get("usage") if isinstance(message, dict) else None
+    if not isinstance(usage, dict):
+        return []
+    filled = sum(_int(usage.get(k)) for k in ("input_tokens", "cache_read_input_tokens",
+                                               "cache_creation_input_tokens", "output_tokens"))
+    return [UsageReported(context_tokens=filled)] if filled else []
+
+
+def _result_usage(obj: dict[str, Any]) -> list[AgentEvent]:
+    """Tokens of this process so far and the context window, from ``modelUsage``."""
+    per_model = obj.get("modelUsage")
+    if not isinstance(per_model, dict) or not per_model:
+        return []
+    total, window = 0, 0
+    for usage in per_model.values():
+        if isinstance(usage, dict):
+            total += sum(_int(usage.get(k)) for k in ("inputTokens", "outputTokens",
+                                                       "cacheReadInputTokens",
+                                                       "cacheCreationInputTokens"))
+            window = max(window, _int(usage.get("contextWindow")))
+    return [UsageReported(context_window=window or None, total_tokens=total)]
+
+
+def initialize_events(payload: dict[str, Any]) -> list[AgentEvent]:
+    """The answer to the ``initialize`` control request: the models offered, the mode."""
+    models = payload.get("models")
+    choices = tuple(
+        Choice(_str(m.get("value")), _str(m.get("displayName")),
+               _str(m.get("description")))
+        for m in (models if isinstance(models, list) else [])
+        if isinstance(m, dict) and _str(m.get("value"))
+    )
+    events: list[AgentEvent] = []
+    if choices:
+        events.append(ModelChanged("", choices))
+    mode = payload.get("current_permission_mode")
+    if isinstance(mode, str) and mode:
+        events.append(ModeChanged(mode, CLAUDE_MODES))
+    return events
 
 
 def _assistant(obj: dict[str, Any]) -> list[AgentEvent]:
     from_subagent = obj.get("parent_tool_use_id") is not None
-    events: list[AgentEvent] = []
+    events: list[AgentEvent] = [] if from_subagent else _message_usage(obj)
     for block in _content_blocks(obj):
         btype = block.get("type")
         if btype == "text" and not from_subagent:
@@ -198,6 +271,7 @@ def _result(obj: dict[str, Any]) -> list[AgentEvent]:
         errors = errors if isinstance(errors, list) else []
         result = "; ".join(e for e in errors if isinstance(e, str))
     return [
+        *_result_usage(obj),  # first: the turn's end shows the context fill
         TurnFinished(
             subtype=_str(obj.get("subtype")),
             is_error=obj.get("is_error") is True,
@@ -207,7 +281,7 @@ def _result(obj: dict[str, Any]) -> list[AgentEvent]:
             # the process's running total: ClaudeCodeAdapter turns it into this turn's
             cost_usd=_float(obj.get("total_cost_usd")),
             session_id=_str(obj.get("session_id")),
-        )
+        ),
     ]
 
 
@@ -217,11 +291,13 @@ def _control_response(obj: dict[str, Any]) -> list[AgentEvent]:
         return []
     ok = response.get("subtype") == "success"
     err = response.get("error")
+    payload = response.get("response")
     return [
         ControlAnswered(
             request_id=_str(response.get("request_id")),
             ok=ok,
             error="" if ok else (err if isinstance(err, str) else json.dumps(err)),
+            payload=payload if isinstance(payload, dict) else {},
         )
     ]
 
@@ -255,7 +331,14 @@ def parse_line(line: str | bytes, partial: PartialAccumulator | None = None) -> 
         raise StreamJsonError("not a JSON object", stripped)
     ltype = obj.get("type")
     if ltype == "system":
-        return _init(obj) if obj.get("subtype") == "init" else []
+        subtype = obj.get("subtype")
+        if subtype == "init":
+            return _init(obj)
+        if subtype == "status":
+            return _status(obj)
+        if subtype == "compact_boundary":
+            return _compact_boundary(obj)
+        return []
     if ltype == "assistant":
         return _assistant(obj)
     if ltype == "user":
@@ -286,6 +369,13 @@ def encode_user_message(text: str, images: Sequence[tuple[str, bytes]] = ()) -> 
             "type": "base64", "media_type": media_type,
             "data": base64.b64encode(data).decode("ascii")}})
     return _line({"type": "user", "message": {"role": "user", "content": content}})
+
+
+def encode_control(request_id: str, subtype: str, **fields: Any) -> bytes:
+    """One stdin control request (``set_permission_mode`` with ``mode``, ``set_model`` with
+    ``model``, ``initialize``); the answer is a ``control_response`` with the same id."""
+    return _line({"type": "control_request", "request_id": request_id,
+                  "request": {"subtype": subtype, **fields}})
 
 
 def encode_interrupt(request_id: str) -> bytes:

@@ -51,6 +51,11 @@ def _room_verb(verb: str) -> Parser:
     return parse
 
 
+def one_word(args: list[str], text: str) -> str | None:
+    """``mode``, ``mode plan``: the name or ""; more words are a message ("model the data")."""
+    return args[0] if len(args) == 1 else "" if not args else None
+
+
 def _live(agent: Agent) -> bool:
     return agent.record.status is not AgentStatus.ENDED
 
@@ -79,6 +84,18 @@ async def _stop(agent: Agent, args: object) -> str:
 
 async def _stop_node(agent: Agent) -> Step:
     return Done(await agent.interrupt())
+
+
+async def _mode(agent: Agent, word: str) -> str:
+    return await agent.mode_command(word)
+
+
+async def _model(agent: Agent, word: str) -> str:
+    return await agent.model_command(word)
+
+
+async def _compact(agent: Agent, args: object) -> None:
+    await agent.compact()
 
 
 async def _rules(agent: Agent, args: object) -> str:
@@ -146,11 +163,17 @@ def _room_command(verb: str, usage: str = "", help: str = "") -> Command[Agent]:
 AGENT_COMMANDS: CommandTable[Agent] = CommandTable(
     sections=(
         Section("Commands:", (
-            Command("status", "what I'm doing, repository, uptime, turns, cost", _status,
+            Command("status", "what I'm doing, repository, uptime, turns, tokens, context, cost",
+                    _status,
                     node="status", label="Status", execute=_status_node),
             Command("stop", "interrupt the current turn", _stop, aliases=("cancel",),
                     hidden_aliases=("interrupt",),
                     node="interrupt", label="Interrupt", execute=_stop_node, offered=_live),
+            Command("mode", "the permission mode and the modes offered; mode ask / edits / "
+                            "plan switches", _mode, usage="mode [<name>]", parse=one_word),
+            Command("model", "the model and the models offered; model <name> switches",
+                    _model, usage="model [<name>]", parse=one_word),
+            Command("compact", "have the agent compact its context (where it can)", _compact),
             Command("rules", "the tools you allowed with 'always'; revoke <n> removes one",
                     _rules),
             Command("revoke", "", _revoke, parse=_revoke_target,

@@ -8,9 +8,14 @@ from agentchat.chat.textpolicy import one_line
 from agentchat.manager.flow import TASK_QUESTION
 from agentchat.permissions.model import PermissionRequest
 from agentchat.permissions.prompt_text import summary
-from agentchat.xmpp.forms import Field, Form, Option
+from agentchat.xmpp.forms import Field, Form, Option, single
 
 LEAVE = ""  # an approvals choice that leaves the request pending
+# the creation form's modes: "default" is the agent type's own; bypass only from the chat
+FORM_MODES = (Option("default", "The agent's default"),
+              Option("ask", "ask – every edit and command asks"),
+              Option("edits", "edits – file edits go through, commands ask"),
+              Option("plan", "plan – plans first, then asks to proceed"))
 
 
 def new_agent(repos: list[str], types: tuple[tuple[str, str], ...], *,
@@ -31,8 +36,23 @@ def new_agent(repos: list[str], types: tuple[tuple[str, str], ...], *,
             Field("worktree", "boolean", "Own git worktree", values=("1" if worktree else "0",),
                   desc="Work on a new branch agentchat/<name> in a worktree of its own, "
                        "outside the repository (git repositories only)."),
+            Field("mode", "list-single", "Permission mode", values=("default",),
+                  options=FORM_MODES),
+            Field("model", "text-single", "Model",
+                  desc="Empty for the agent's default; the agent's 'model' command lists "
+                       "the names it offers."),
         ),
     )
+
+
+def new_agent_controls(values: dict[str, list[str]]) -> tuple[str, str] | str:
+    """The form's (mode, model), "" for the agent's defaults; str = what's wrong."""
+    mode, model = single(values, "mode").strip(), single(values, "model").strip()
+    if mode not in {"", *(o.value for o in FORM_MODES)}:
+        return f"Unknown mode '{one_line(mode)[:40]}'."
+    if len(model.split()) > 1 or len(model) > 100:
+        return "A model name is one word, as the agent's 'model' command lists them."
+    return ("" if mode == "default" else mode), model
 
 
 def agent_choice(title: str, instructions: str, names: list[str]) -> Form:
@@ -67,6 +87,8 @@ def approvals(pending: list[PermissionRequest]) -> Form:
                     "Option numbers as in the chat prompt (e.g. '2; 1,3'), or 'no'.")))
             continue
         choices = [Option(LEAVE, "Leave waiting"), Option("yes", "Approve")]
+        if req.kind == "plan":
+            choices.append(Option("yes edits", "Approve, and let file edits through"))
         if req.kind == "tool":
             choices.append(Option("always", "Always approve"))
         choices.append(Option("no", "Deny"))

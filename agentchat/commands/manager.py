@@ -151,6 +151,10 @@ async def _new_submit(call: ManagerCall, values: Values) -> Step:
                             forms.boolean(single(values, "worktree")))
     if isinstance(request, str):
         return Ask(_new_agent_form(call), request, "error")
+    controls = forms.new_agent_controls(values)
+    if isinstance(controls, str):
+        return Ask(_new_agent_form(call), controls, "error")
+    request = attrs.evolve(request, mode=controls[0], model=controls[1])
     reply = await call.bot.create(call.user, request)
     return Done(reply, "info" if reply.startswith("Agent ") else "error")
 

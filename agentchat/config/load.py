@@ -172,6 +172,7 @@ FIELDS: tuple[_Field, ...] = (
            _positive_ms),
     _Field("agents", "sandbox", "sandbox", "AGENTS_SANDBOX", "str", _sandbox_mode),
     _Field("agents", "types", "types", "AGENTS_TYPES", "types"),
+    _Field("agents", "allowBypass", "allow_bypass", "AGENTS_ALLOW_BYPASS", "bool"),
     _Field("access", "allowedJids", "allowed_jids", "ALLOWED_JIDS", "list", None),
     _Field("files", "maxSize", "max_size", "FILES_MAX_SIZE", "int", _at_least_one),
     _Field("files", "downloadHosts", "download_hosts", "FILES_DOWNLOAD_HOSTS", "list", None),

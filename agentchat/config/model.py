@@ -74,6 +74,9 @@ class AgentsConfig:
     silence_warning: int = 600_000  # ms without any output in a turn before the owner is told
     sandbox: SandboxMode = "auto"  # "auto": bubblewrap where it works; "on": required; "off": none
     types: tuple[AgentTypeConfig, ...] = ()  # empty: Claude Code only, as before agents.types
+    # may owners switch an agent to a mode that asks nothing (Claude's bypassPermissions,
+    # Gemini's yolo, Codex's full-access)? Off: those modes are refused in the chat
+    allow_bypass: bool = False
 
     @property
     def idle_timeout_s(self) -> float:

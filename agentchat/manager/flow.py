@@ -21,6 +21,8 @@ class CreateRequest:
     repo: str
     task: str
     worktree: bool | None = None  # a git worktree of its own; None: work.worktrees decides
+    mode: str = ""  # the ad-hoc form's: "" (the backend's default), ask, edits or plan
+    model: str = ""  # the ad-hoc form's: "" (the default) or a name the backend offers
 
 
 @attrs.define

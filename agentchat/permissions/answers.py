@@ -25,6 +25,13 @@ class Allow:
 
 
 @attrs.frozen
+class AllowEdits:
+    """A plan approved with "yes edits": proceed and let file edits through."""
+
+    id: str
+
+
+@attrs.frozen
 class AllowAlways:
     id: str
 
@@ -58,7 +65,7 @@ class NotAnAnswer:
     """Ordinary chat text for the agent."""
 
 
-Answer = Allow | AllowAlways | Deny | Choice | Ambiguous | NotAnAnswer
+Answer = Allow | AllowEdits | AllowAlways | Deny | Choice | Ambiguous | NotAnAnswer
 
 YES_WORDS = frozenset(
     [
@@ -100,6 +107,9 @@ NO_EMOJI = frozenset("👎❌✖🚫⛔")
 _INVISIBLE = frozenset("\ufe0f\ufe0e\u200d") | {chr(c) for c in range(0x1F3FB, 0x1F400)}
 
 _ALWAYS_RE = re.compile(r"^(?:(?:yes|y|ok|allow)[\s,]+)?always(?:[\s,]+(?:allow|yes|ok))?$")
+_PLAN_EDITS_RE = re.compile(
+    r"^(?:(?:yes|y|ok|okay|approve|approved|go)\s+)?(?:and\s+|with\s+|accept\s+|allow\s+)?"
+    r"edits?(?:\s+(?:too|through|allowed|ok|please))?$")
 _NO_RE = re.compile(
     r"^(?:" + "|".join(NO_WORDS) + r")\b[\s,:;.!\-—–]*(.*)$", re.IGNORECASE | re.DOTALL
 )
@@ -219,6 +229,9 @@ def parse_answer(
         return Ambiguous(None, None, target)
     if kind == "question":
         return Choice(target, rest)
+    if kind == "plan" and _PLAN_EDITS_RE.match(" ".join(re.findall(r"[\w']+",
+                                                                   trim(rest).lower()))):
+        return AllowEdits(target)
     verb, reason = classify(rest)
     if verb == "allow":
         return Allow(target)

@@ -26,6 +26,7 @@ from agentchat.jid import bare_jid
 from .answers import (
     Allow,
     AllowAlways,
+    AllowEdits,
     Ambiguous,
     Answered,
     Choice,
@@ -364,6 +365,8 @@ class PermissionBroker:
         jid = bare_jid(answered_by_jid)
         if isinstance(ans, Allow):
             return self._allow(a, p, how="yes", jid=jid, room=room)
+        if isinstance(ans, AllowEdits):
+            return self._allow(a, p, how="yes edits", jid=jid, room=room, mode="edits")
         if isinstance(ans, AllowAlways):
             return self._allow_always(a, p, jid, room)
         if isinstance(ans, Deny):
@@ -393,11 +396,13 @@ class PermissionBroker:
             return f"#{p.req.id} is a question: reply with an option number."
         return self._allow(a, p, how="reaction", jid=jid)
 
-    def _allow(self, a: _Agent, p: _Pending, *, how: str, jid: str, room: str = "") -> str:
+    def _allow(self, a: _Agent, p: _Pending, *, how: str, jid: str, room: str = "",
+               mode: str = "") -> str:
         self._resolve(a, p, Decision("allow", updated_input=p.req.input, how=how, by_jid=jid,
-                                     room=room, answered_by=self._role(a, jid)))
+                                     room=room, answered_by=self._role(a, jid), mode=mode))
         if p.req.kind == "plan":
-            return f"✅ plan approved #{p.req.id}"
+            edits = "; file edits go through from now on" if mode else ""
+            return f"✅ plan approved #{p.req.id}{edits}"
         return f"✅ allowed #{p.req.id}"
 
     def _allow_always(self, a: _Agent, p: _Pending, jid: str, room: str = "") -> str:

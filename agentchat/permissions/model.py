@@ -60,6 +60,7 @@ class Decision:
     by_jid: str | None = None
     note: str = ""  # for the owner: the deny reason, the chosen answers, the rule
     room: str = ""  # the group chat (bare JID) the answer was given in; "" for the 1:1 chat
+    mode: str = ""  # a plan approved with "yes edits": the mode to continue in ("edits")
 
     @property
     def allowed(self) -> bool:
@@ -69,7 +70,11 @@ class Decision:
         """The JSON object the CLI expects from the permission prompt tool."""
         if self.behavior == "allow":
             updated = self.updated_input if self.updated_input is not None else original_input
-            return {"behavior": "allow", "updatedInput": updated}
+            result: dict[str, Any] = {"behavior": "allow", "updatedInput": updated}
+            if self.mode == "edits":  # Claude Code leaves plan mode for acceptEdits
+                result["updatedPermissions"] = [
+                    {"type": "setMode", "mode": "acceptEdits", "destination": "session"}]
+            return result
         return {"behavior": "deny", "message": self.message or "Permission denied."}
 
 

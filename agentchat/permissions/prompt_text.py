@@ -228,7 +228,8 @@ def _reply_line(req: PermissionRequest) -> str:
     if req.kind == "question":
         return _question_reply_line(_questions(req))
     if req.kind == "plan":
-        return "Reply: yes (start implementing) / no (keep planning)"
+        return ("Reply: yes (start, keep asking before edits) / yes edits (start, let edits "
+                "through) / no, <what to change> (keep planning)")
     return "Reply: yes / no / always"
 
 
@@ -317,7 +318,8 @@ def outcome_label(req: PermissionRequest, decision: Decision, by: str | None = N
         if req.kind == "question":
             return f"✅ answered{who}{note}"
         if req.kind == "plan":
-            return f"✅ plan approved{who}"
+            edits = "; edits go through" if decision.mode else ""
+            return f"✅ plan approved{who}{edits}"
         if decision.how == "always":
             return f"✅ always allowed{who}{note}"
         return f"✅ allowed{who}"
@@ -344,7 +346,8 @@ def room_reply_line(req: PermissionRequest, nick: str) -> str:
     if req.kind == "question":
         answers = f"'{req.id} <option number>' or '{req.id} no'"
     elif req.kind == "plan":
-        answers = f"'{req.id} yes' (start implementing) or '{req.id} no' (keep planning)"
+        answers = (f"'{req.id} yes' (start implementing), '{req.id} yes edits' (and let edits "
+                   f"through) or '{req.id} no, <what to change>' (keep planning)")
     else:
         answers = f"'{req.id} yes', '{req.id} no' or '{req.id} always'"
     return f"Reply {answers} (or '{nick}: yes'); only the owner and approvers may answer."

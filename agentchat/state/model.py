@@ -90,6 +90,11 @@ class AgentRecord:
     # again with the same id (a client that lost its connection) is not handled twice.
     unanswered: list[PendingMessage] = attrs.field(factory=list)
     seen: list[str] = attrs.field(factory=list)
+    # session controls (agents/controls.py), applied again at every start: the permission mode
+    # in force (the backend's own id) and the model the owner chose ("" = the default)
+    mode: str = ""
+    model: str = ""
+    tokens_used: int = 0  # input + output tokens over all its processes, where reported
 
 
 @attrs.define

@@ -285,3 +285,78 @@ async def test_send_file_over_agentchats_mcp_server_reaches_the_owner(
     assert await download(url) == report.read_bytes()
     await reply(client, agent, "done: ")
     assert "Sent report.txt" in str(model_api.last_tool_results()[0]["output"])
+
+
+@pytest.mark.parametrize("family", [CODEX_FAMILY], ids=["codex"])
+async def test_codex_mode_and_model_reach_the_agent(
+    acp_service: Service, family: Family, model_api: Any, make_user,
+    connect_client: ClientPool,
+) -> None:
+    """``mode`` lists Codex's own modes; ``mode auto`` (session/set_mode) changes the sandbox
+    Codex tells its model about; ``model <name>`` (the session's model config option) is the
+    model the scripted API is asked for next."""
+    client = await connect_client(make_user())
+    agent = await create_agent(client, "hello", kind=family.label)
+    await reply(client, agent, "echo: hello")
+    client.send(agent, "mode")
+    listing = str((await client.expect(agent, "Mode: ask (read-only). Codex offers"))["body"])
+    assert "  auto – Codex can read and edit files" in listing, listing
+    assert "bypass (full-access) – Codex can edit files outside" in listing
+    assert listing.endswith("(not allowed here: agents.allowBypass)")
+    client.send(agent, "mode full-access")
+    await client.expect(agent, "the operator has not allowed that here (agents.allowBypass)")
+    client.send(agent, "mode edits")  # Codex has no edits-only mode: its list comes back
+    await client.expect(agent, "Unknown mode 'edits'.\nMode: ask (read-only). Codex offers")
+    client.send(agent, "mode auto")
+    await client.expect(agent, "Mode: auto – Codex can read and edit files")
+
+    client.send(agent, "model")
+    models = str((await client.expect(agent, "Model: gpt-5.5. Codex offers"))["body"])
+    assert "gpt-5.4-mini" in models, models
+    client.send(agent, "model gpt-4-turbo")
+    await client.expect(agent, "Unknown model 'gpt-4-turbo'.\nModel: gpt-5.5.")
+    client.send(agent, "model gpt-5.4")
+    await client.expect(agent, "Model: gpt-5.4 from the next turn on.")
+    client.send(agent, "which model?")
+    await reply(client, agent, "echo: which model?")
+    first, last = model_api.requests[0], model_api.requests[-1]
+    assert (first["model"], last["model"]) == ("gpt-5.5", "gpt-5.4")
+    assert "`sandbox_mode` is `read-only`" in json.dumps(first)
+    assert "`sandbox_mode` is `workspace-write`" in json.dumps(last)
+    record = acp_service.agents[agent.split("@")[0]].record
+    assert (record.mode, record.model) == ("auto", "gpt-5.4")
+
+
+@pytest.mark.parametrize("family", [GEMINI_FAMILY], ids=["gemini"])
+async def test_gemini_modes_its_refusal_and_plan_mode(
+    acp_service: Service, family: Family, model_api: Any, make_user,
+    connect_client: ClientPool, tmp_path: Path,
+) -> None:
+    """Gemini CLI's own modes are listed; what it refuses (autoEdit outside a trusted folder)
+    is said with its reason; in ``mode plan`` (session/set_mode) its write_file is refused by
+    Gemini itself, with no prompt (in its default mode it asks: the tests above). It offers no
+    model choice over ACP: said so."""
+    client = await connect_client(make_user())
+    agent = await create_agent(client, "hello", kind=family.label)
+    await reply(client, agent, "echo: hello")
+    client.send(agent, "mode")
+    listing = str((await client.expect(agent, "Mode: ask (default). Gemini CLI offers"))["body"])
+    for line in ("edits (autoEdit) – Auto-approves edit tools", "bypass (yolo)",
+                 "plan – Read-only mode"):
+        assert line in listing, listing
+    client.send(agent, "mode edits")
+    await client.expect(agent, "⚠️ The mode was not changed: Cannot enable privileged approval "
+                               "modes in an untrusted folder.")
+    client.send(agent, "mode plan")
+    await client.expect(agent, "Mode: plan – Read-only mode.")
+    client.send(agent, "model")
+    await client.expect(agent, "Gemini CLI offers no model choice.")
+
+    target = repo(tmp_path) / "planned.txt"
+    model_api.push(family.write(target))
+    client.send(agent, "create planned.txt")
+    await client.expect_eventually(agent, "done: ", timeout=60)
+    assert not target.exists()
+    assert not [e for e in read_audit(acp_service.config.audit_path) if e["event"] == "request"]
+    [result] = model_api.last_tool_results()
+    assert "must be within the designated plans directory" in str(result["response"]), result

@@ -14,9 +14,12 @@ import pytest
 
 from agentchat.agents.adapter import LaunchSpec
 from agentchat.agents.claude_code import ClaudeCodeAdapter
+from agentchat.agents.controls import CLAUDE_MODES
 from agentchat.agents.events import (
     AssistantText,
     ControlAnswered,
+    ModeChanged,
+    ModelChanged,
     PartialText,
     ProcessExited,
     SessionStarted,
@@ -76,8 +79,12 @@ async def test_turn_returns_scripted_text(
     events = agent.events()
     await agent.send("hi there")
     finished, seen = await next_of(events, TurnFinished)
-    assert isinstance(seen[0], SessionStarted) and seen[0].session_id == session
-    assert "Write" in seen[0].tools
+    [started] = [e for e in seen if isinstance(e, SessionStarted)]
+    assert started.session_id == session and "Write" in started.tools
+    # the answer to our initialize control request: the models offered, the mode
+    offered = [e for e in seen if isinstance(e, ModelChanged) and e.available]
+    assert offered and "sonnet" in [c.id for c in offered[0].available]
+    assert ModeChanged("default", CLAUDE_MODES) in seen
     assert AssistantText("Scripted hello.") in seen
     assert finished.subtype == "success" and not finished.is_error
     assert finished.result == "Scripted hello."

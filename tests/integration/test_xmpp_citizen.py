@@ -366,6 +366,8 @@ async def test_manager_ad_hoc_commands(
         assert form["type"]["type"] == "list-single" and form["type"]["options"] == ["claude-code"]
         assert form["repo"]["options"] == ["another-repo", "my-project"]
         assert form["task"]["type"] == "text-multi"
+        assert form["mode"]["options"] == ["default", "ask", "edits", "plan"]
+        assert form["mode"]["values"] == ["default"] and form["model"]["type"] == "text-single"
         again = cmd_of(await command(owner, MANAGER, "new-agent", action="complete",
                                      sid=first.get("sessionid"),
                                      values={"type": ["claude-code"], "repo": ["nope"],
@@ -382,12 +384,16 @@ async def test_manager_ad_hoc_commands(
         done = cmd_of(await command(owner, MANAGER, "new-agent", action="complete",
                                     sid=first.get("sessionid"),
                                     values={"type": ["claude-code"], "repo": ["my-project"],
-                                            "task": ["say hello", "from a form"]}))
+                                            "task": ["say hello", "from a form"],
+                                            "mode": ["plan"], "model": ["sonnet"]}))
         created = CREATED.match(note(done))
         assert done.get("status") == "completed" and created, note(done)
         agent = f"{created.group(1)}@agents.example.com"
         await owner.next_presence(agent, "subscribe")
         await reply(owner, agent, "echo: say hello\nfrom a form")  # same path as the chat flow
+        assert api.requests[-1]["model"].startswith("claude-sonnet")  # the form's model
+        owner.send(agent, "mode")  # the CLI reports the form's mode
+        await owner.expect(agent, "Mode: plan. Claude Code offers")
 
         listing = note(cmd_of(await command(owner, MANAGER, "list-agents")))
         owner.send(MANAGER, "list")

@@ -301,3 +301,20 @@ def test_every_builtin_type_can_run_offline_for_the_bench() -> None:
     from tests.support.agent_envs import OFFLINE
 
     assert sorted(OFFLINE) == sorted(k.name for k in builtin_types())
+
+
+@pytest.mark.parametrize(("allow", "mode", "started"), [
+    (False, "acceptEdits", "acceptEdits"), (False, "full-access", ""), (False, "yolo", ""),
+    (False, "bypassPermissions", ""), (True, "full-access", "full-access"), (False, "", ""),
+])
+def test_an_agent_restarts_in_its_mode_unless_bypass_was_taken_back(
+    tmp_path: Path, allow: bool, mode: str, started: str,
+) -> None:
+    config = load_config(None, env(tmp_path, AGENTS_TYPES="codex",
+                                   AGENTS_ALLOW_BYPASS=str(allow).lower())).config
+    service = Service(config)
+    record = AgentRecord("fox", "u@example.com", "codex", "alpha", str(tmp_path), "t", "", 0, 0,
+                         mode=mode, model="gpt-5.4")
+    spec = service._acp_spec(record, service.types["codex"], tmp_path,
+                             service.agent_home("fox"), resume=True)
+    assert (spec.mode, spec.model) == (started, "gpt-5.4")

@@ -399,6 +399,7 @@ def test_base_path_not_a_directory(tmp_path: Path, work: Path, home: Path) -> No
     ("AGENTS_MAX_CONCURRENT", "0", "env AGENTS_MAX_CONCURRENT: expected an integer >= 1, got 0"),
     ("AGENTS_IDLE_TIMEOUT", "soon", 'env AGENTS_IDLE_TIMEOUT: expected an integer, got "soon"'),
     ("AGENTS_STREAMING", "maybe", "env AGENTS_STREAMING: expected true or false"),
+    ("AGENTS_ALLOW_BYPASS", "perhaps", "env AGENTS_ALLOW_BYPASS: expected true or false"),
     ("CLAUDE_ARGS", "--x 'unterminated", "env CLAUDE_ARGS: cannot split into arguments"),
     ("ALLOWED_JIDS", "a@b.c, nope", 'env ALLOWED_JIDS: item 2: expected a bare JID'),
     ("XMPP_DOMAIN", "a b", 'env XMPP_DOMAIN: expected a domain name, got "a b"'),
@@ -466,3 +467,16 @@ def test_work_worktrees_from_file_and_env_with_errors_naming_the_key(
     with pytest.raises(ConfigError) as info:
         load_config(None, minimal_env(home, work, WORK_WORKTREES="maybe"))
     assert info.value.source == "env WORK_WORKTREES" and info.value.key == "work.worktrees"
+
+
+def test_allow_bypass_is_off_unless_the_operator_says_so(
+    tmp_path: Path, home: Path, work: Path
+) -> None:
+    assert load_config(None, minimal_env(home, work)).config.agents.allow_bypass is False
+    env = minimal_env(home, work, AGENTS_ALLOW_BYPASS="yes")
+    assert load_config(None, env).config.agents.allow_bypass is True
+    path = file_with(tmp_path, work, agents={"allowBypass": True})
+    assert load_config(path, {"AGENT_CHAT_HOME": str(home)}).config.agents.allow_bypass is True
+    bad = file_with(tmp_path, work, agents={"allowBypass": "yes"})
+    assert "agents.allowBypass: expected true or false" in error_of(
+        bad, {"AGENT_CHAT_HOME": str(home)})

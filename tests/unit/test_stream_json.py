@@ -8,22 +8,30 @@ from typing import Any
 
 import pytest
 
+from agentchat.agents.controls import CLAUDE_MODES
 from agentchat.agents.events import (
     AgentEvent,
     AssistantText,
+    Choice,
+    Compacted,
     ControlAnswered,
+    ModeChanged,
+    ModelChanged,
     PartialText,
     SessionStarted,
     ToolCall,
     ToolOutcome,
     TurnFinished,
+    UsageReported,
 )
 from agentchat.agents.stream_json import (
     PartialAccumulator,
     StreamJsonError,
+    encode_control,
     encode_interrupt,
     encode_user_message,
     flatten_content,
+    initialize_events,
     parse_line,
 )
 
@@ -54,7 +62,9 @@ def all_events(partial: PartialAccumulator | None = None) -> list[AgentEvent]:
 
 def test_init_line() -> None:
     line = first_line(lambda d: d["type"] == "system" and d["subtype"] == "init")
-    [event] = parse_line(line)
+    event, mode, model = parse_line(line)
+    assert mode == ModeChanged("default", CLAUDE_MODES)
+    assert model == ModelChanged("claude-opus-5-5")
     assert isinstance(event, SessionStarted)
     assert event.session_id == SESSION
     assert event.model == "claude-opus-5-5"
@@ -65,14 +75,14 @@ def test_init_line() -> None:
 def test_init_with_mcp_servers() -> None:
     obj = json.loads(first_line(lambda d: d["type"] == "system" and d["subtype"] == "init"))
     obj["mcp_servers"] = [{"name": "agentchat", "status": "connected"}, {"name": "x"}]
-    [event] = parse_line(json.dumps(obj))
+    event = parse_line(json.dumps(obj))[0]
     assert isinstance(event, SessionStarted)
     assert event.mcp_servers == (("agentchat", "connected"), ("x", ""))
 
 
 def test_the_whole_sample_in_order() -> None:
     """Without an accumulator stream_event lines yield nothing; the rest maps 1:1."""
-    events = all_events()
+    events = [e for e in all_events() if not isinstance(e, CONTROL_EVENTS)]
     kinds = [type(e).__name__ for e in events]
     assert kinds == [
         "SessionStarted", "AssistantText", "TurnFinished",
@@ -82,6 +92,58 @@ def test_the_whole_sample_in_order() -> None:
         "SessionStarted", "ControlAnswered", "TurnFinished",
     ]  # fmt: skip
     assert events[1] == AssistantText("Hello from the scripted API.")
+
+
+CONTROL_EVENTS = (ModeChanged, ModelChanged, UsageReported, Compacted)
+
+
+def test_usage_from_assistant_messages_and_results() -> None:
+    """The context fill comes with every assistant message, the window and the process's
+    tokens with the result (before TurnFinished, so the turn's end shows them)."""
+    events = all_events()
+    usage = [e for e in events if isinstance(e, UsageReported)]
+    assert usage and all(u.context_tokens is None or u.context_tokens > 0 for u in usage)
+    result = next(i for i, e in enumerate(events) if isinstance(e, TurnFinished))
+    before = events[result - 1]
+    assert isinstance(before, UsageReported) and before.total_tokens
+    line = {"type": "result", "subtype": "success", "is_error": False, "modelUsage": {
+        "claude-sonnet-5-5": {"inputTokens": 100, "outputTokens": 20, "cacheReadInputTokens": 5,
+                              "cacheCreationInputTokens": 0, "contextWindow": 200000}}}
+    assert parse_line(json.dumps(line))[0] == UsageReported(context_window=200000,
+                                                            total_tokens=125)
+    message = {"type": "assistant", "parent_tool_use_id": None, "message": {
+        "content": [], "usage": {"input_tokens": 1000, "output_tokens": 50,
+                                 "cache_read_input_tokens": 200}}}
+    assert parse_line(json.dumps(message)) == [UsageReported(context_tokens=1250)]
+
+
+def test_status_compact_and_control_answers() -> None:
+    status = {"type": "system", "subtype": "status", "status": None,
+              "permissionMode": "acceptEdits"}
+    assert parse_line(json.dumps(status)) == [ModeChanged("acceptEdits", CLAUDE_MODES)]
+    assert parse_line(json.dumps({"type": "system", "subtype": "status",
+                                  "status": "compacting"})) == []
+    boundary = {"type": "system", "subtype": "compact_boundary",
+                "compact_metadata": {"trigger": "manual", "pre_tokens": 12542,
+                                     "post_tokens": 3060}}
+    assert parse_line(json.dumps(boundary)) == [Compacted(12542, 3060)]
+    answer = {"type": "control_response", "response": {
+        "subtype": "success", "request_id": "r2", "response": {"model": "claude-sonnet-5-5"}}}
+    [event] = parse_line(json.dumps(answer))
+    assert isinstance(event, ControlAnswered) and event.payload == {"model": "claude-sonnet-5-5"}
+    assert json.loads(encode_control("r3", "set_permission_mode", mode="plan")) == {
+        "type": "control_request", "request_id": "r3",
+        "request": {"subtype": "set_permission_mode", "mode": "plan"}}
+
+
+def test_initialize_answer_lists_models_and_the_mode() -> None:
+    payload = {"current_permission_mode": "plan", "models": [
+        {"value": "sonnet", "resolvedModel": "claude-sonnet-5-5", "displayName": "Sonnet",
+         "description": "Efficient"}, {"displayName": "no value"}]}
+    assert initialize_events(payload) == [
+        ModelChanged("", (Choice("sonnet", "Sonnet", "Efficient"),)),
+        ModeChanged("plan", CLAUDE_MODES)]
+    assert initialize_events({}) == []
 
 
 def test_tool_call_and_outcome() -> None:

@@ -32,12 +32,25 @@ from acp.schema import (
 )
 from pydantic import BaseModel
 
-from agentchat.agents.acp.mapping import choose_option, follow_up, plan_text, tool_view
-from agentchat.agents.adapter import AgentStartError, Image, LaunchSpec
+from agentchat.agents.acp.mapping import (
+    choose_option,
+    config_choices,
+    follow_up,
+    mode_choices,
+    model_option,
+    plan_text,
+    tool_view,
+    usage_event,
+)
+from agentchat.agents.adapter import AgentStartError, ControlError, Image, LaunchSpec
+from agentchat.agents.controls import resolve_mode
 from agentchat.agents.environment import Declared, agent_environment
 from agentchat.agents.events import (
     AgentEvent,
     AssistantText,
+    Choice,
+    ModeChanged,
+    ModelChanged,
     Notice,
     PartialText,
     Plan,
@@ -111,6 +124,10 @@ class AcpAdapter:
         self._follow_ups: list[str] = []
         self._last_update = 0.0
         self._prompt_sent = asyncio.Event()
+        self._modes: tuple[Choice, ...] = ()  # session/new's modes.availableModes
+        self._model_option = ""  # the configOptions id of the model choice, if offered
+        self._commands: set[str] = set()  # available_commands_update names ("compact")
+        self._switch: asyncio.Task[None] | None = None  # a mode switch after a plan's approval
 
     @property
     def pid(self) -> int | None:
@@ -156,8 +173,8 @@ class AcpAdapter:
                              "said before.")
             else:
                 try:
-                    await self._conn.load_session(cwd=cwd, session_id=self.spec.session_id,
-                                                  mcp_servers=servers)
+                    loaded = await self._conn.load_session(
+                        cwd=cwd, session_id=self.spec.session_id, mcp_servers=servers)
                 except Exception as exc:
                     log.warning("%s: session/load %s failed: %s", self.label,
                                 self.spec.session_id, exc)
@@ -167,13 +184,91 @@ class AcpAdapter:
                 else:
                     await self._replay_settled()
                     self.session_id = self.spec.session_id
-        if not self.session_id:
-            new = await self._conn.new_session(cwd=cwd, mcp_servers=servers)
-            self.session_id = new.session_id
-        if self._mode:
-            # e.g. Claude Code over ACP starts in "auto", which asks nothing: set one that asks
-            await self._conn.set_session_mode(session_id=self.session_id, mode_id=self._mode)
+                    self._queue.put_nowait(SessionStarted(self.session_id))
+                    await self._controls_offered(_json(loaded))
+                    return
+        new = await self._conn.new_session(cwd=cwd, mcp_servers=servers)
+        self.session_id = new.session_id
         self._queue.put_nowait(SessionStarted(self.session_id))
+        await self._controls_offered(_json(new))
+
+    async def _controls_offered(self, session: dict[str, Any]) -> None:
+        """The modes and model the session offers; the owner's choices applied again (they
+        were made in an earlier process, or in the creation form)."""
+        self._config_changed(session.get("configOptions"))  # before the modes: see runtime
+        current, self._modes = mode_choices(session.get("modes"))
+        if self._modes:
+            self._queue.put_nowait(ModeChanged(current, self._modes))
+        wanted = resolve_mode(self.spec.mode, self._modes) if self.spec.mode else None
+        if self.spec.mode and wanted is None and self._modes:
+            self._notice(f"ℹ️ {self.label} offers no mode '{self.spec.mode}' any more: "
+                         f"staying in {self._mode or current or 'its default mode'}.")
+        if wanted is None and self._mode:
+            # The type's own mode where the owner chose none, at every start: e.g. Claude Code
+            # over ACP starts in "auto", which asks nothing. Not set: the start fails.
+            assert self._conn is not None
+            await self._conn.set_session_mode(session_id=self.session_id, mode_id=self._mode)
+            self._queue.put_nowait(ModeChanged(self._mode))
+        elif wanted is not None and wanted.id != current:
+            try:
+                self._queue.put_nowait(ModeChanged(await self.set_mode(wanted.id)))
+            except ControlError as exc:
+                self._notice(f"ℹ️ {self.label} did not switch to mode {wanted.id}: {exc}")
+        if self.spec.model and self._model_option:
+            try:
+                await self.set_model(self.spec.model)
+            except ControlError as exc:
+                self._notice(f"ℹ️ {self.label} did not switch to model {self.spec.model}: {exc}")
+
+    def _config_changed(self, options: Any) -> None:
+        """configOptions (session/new, set_config_option, config_option_update): the model."""
+        found = model_option(options)
+        if found is None:
+            return
+        self._model_option = str(found.get("id") or "")
+        current, choices = config_choices(found)
+        self._queue.put_nowait(ModelChanged(current, choices))
+
+    # ----------------------------------------------------------------- controls
+
+    async def set_mode(self, mode: str) -> str:
+        if self._conn is None or self._process.exited.is_set():
+            raise ControlError(f"{self.label} is not running")
+        if not self._modes:
+            raise ControlError(f"{self.label} offers no modes")
+        try:
+            await self._conn.set_session_mode(session_id=self.session_id, mode_id=mode)
+        except Exception as exc:
+            raise ControlError(_short(exc)) from None
+        return mode
+
+    async def set_model(self, model: str) -> str:
+        if self._conn is None or self._process.exited.is_set():
+            raise ControlError(f"{self.label} is not running")
+        if not self._model_option:
+            raise ControlError(f"{self.label} offers no model choice")
+        try:
+            answer = await self._conn.set_config_option(
+                config_id=self._model_option, session_id=self.session_id, value=model)
+        except Exception as exc:
+            raise ControlError(_short(exc)) from None
+        self._config_changed(_json(answer).get("configOptions"))
+        return model
+
+    async def _switch_mode(self, mode: str) -> None:
+        await asyncio.sleep(0)  # after the permission answer is on its way
+        try:
+            self._queue.put_nowait(ModeChanged(await self.set_mode(mode)))
+        except ControlError as exc:
+            self._notice(f"ℹ️ {self.label} did not switch to mode {mode}: {exc}")
+
+    @property
+    def compact_prompt(self) -> str | None:
+        """Codex offers ``/compact`` as a command of its own; others say nothing of it."""
+        for name in ("compact", "compress"):
+            if name in self._commands:
+                return f"/{name}"
+        return None
 
     def _mcp_servers(self) -> list[HttpMcpServer]:
         """agentchat's own MCP server (``send_file``), authenticated by this process's secret.
@@ -325,9 +420,22 @@ class AcpAdapter:
 
     def on_update(self, update: dict[str, Any]) -> None:
         self._last_update = asyncio.get_running_loop().time()
+        kind = update.get("sessionUpdate")
+        if kind == "current_mode_update" and isinstance(update.get("currentModeId"), str):
+            self._queue.put_nowait(ModeChanged(update["currentModeId"]))
+            return
+        if kind == "config_option_update":
+            self._config_changed(update.get("configOptions"))
+            return
+        if kind == "usage_update":
+            self._queue.put_nowait(usage_event(update))
+            return
+        if kind == "available_commands_update":
+            commands = update.get("availableCommands") or []
+            self._commands = {str(c.get("name")) for c in commands if isinstance(c, dict)}
+            return
         if not self._in_prompt:
             return  # a session/load history replay, or chatter between turns
-        kind = update.get("sessionUpdate")
         if kind == "agent_message_chunk":
             content = update.get("content") or {}
             if content.get("type") == "text" and isinstance(content.get("text"), str):
@@ -353,6 +461,10 @@ class AcpAdapter:
         view = tool_view(call)
         decision = await self._ask(view.name, view.input, call.get("toolCallId"))
         option = choose_option(options, decision)
+        if decision.allowed and decision.mode:  # a plan approved with "yes edits"
+            wanted = resolve_mode(decision.mode, self._modes)
+            if wanted is not None:
+                self._switch = asyncio.create_task(self._switch_mode(wanted.id))
         extra = follow_up(decision, str(call.get("title") or view.name))
         if extra is not None:
             self._follow_ups.append(extra)
@@ -363,6 +475,10 @@ class AcpAdapter:
 
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
+    data = getattr(exc, "data", None)  # a JSON-RPC error's details say what went wrong
+    details = data.get("details") if isinstance(data, dict) else None
+    if isinstance(details, str) and details.strip():
+        text = details.strip() if text in ("Internal error", "") else f"{text}: {details.strip()}"
     return text if len(text) <= 300 else text[:299] + "…"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from agentchat.agents.events import Choice, UsageReported
 from agentchat.permissions.model import Decision
 
 
@@ -149,3 +150,58 @@ def plan_text(entries: Any) -> str:
         if isinstance(entry, dict) and isinstance(entry.get("content"), str):
             lines.append(f"{marks.get(str(entry.get('status')), '[ ]')} {entry['content']}")
     return "\n".join(lines)
+
+
+# --- session controls -------------------------------------------------------------------------
+
+
+def mode_choices(modes: Any) -> tuple[str, tuple[Choice, ...]]:
+    """``modes`` of session/new or session/load: (current mode id, the modes offered)."""
+    if not isinstance(modes, dict):
+        return "", ()
+    offered = tuple(
+        Choice(str(m["id"]), str(m.get("name") or ""), str(m.get("description") or ""))
+        for m in modes.get("availableModes") or []
+        if isinstance(m, dict) and isinstance(m.get("id"), str)
+    )
+    current = modes.get("currentModeId")
+    return (current if isinstance(current, str) else ""), offered
+
+
+def model_option(options: Any) -> dict[str, Any] | None:
+    """The config option that chooses the model (category ``model``, or id ``model``)."""
+    if not isinstance(options, list):
+        return None
+    for option in options:
+        if isinstance(option, dict) and option.get("type", "select") == "select" and (
+                option.get("category") == "model" or option.get("id") == "model"):
+            return option
+    return None
+
+
+def config_choices(option: dict[str, Any]) -> tuple[str, tuple[Choice, ...]]:
+    """A select option's current value and its values (flat, or in groups)."""
+    values: list[Choice] = []
+    for item in option.get("options") or []:
+        if not isinstance(item, dict):
+            continue
+        inner = item.get("options") if "group" in item else [item]
+        for value in inner or []:
+            if isinstance(value, dict) and isinstance(value.get("value"), str):
+                values.append(Choice(value["value"], str(value.get("name") or ""),
+                                     str(value.get("description") or "")))
+    current = option.get("currentValue")
+    return (current if isinstance(current, str) else ""), tuple(values)
+
+
+def usage_event(update: dict[str, Any]) -> UsageReported:
+    """``usage_update``: context tokens used of its size, and the session's cost in USD."""
+    used, size = update.get("used"), update.get("size")
+    cost = update.get("cost")
+    amount = cost.get("amount") if isinstance(cost, dict) else None
+    in_usd = isinstance(cost, dict) and str(cost.get("currency", "")).upper() == "USD"
+    return UsageReported(
+        context_tokens=used if isinstance(used, int) else None,
+        context_window=size if isinstance(size, int) and size > 0 else None,
+        cost_usd=float(amount) if in_usd and isinstance(amount, int | float) else None,
+    )
