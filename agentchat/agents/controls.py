@@ -36,7 +36,10 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "plan": ("plan",),
     "bypass": ("bypassPermissions", "yolo", "full-access", "dontAsk"),
 }
-_BYPASS_WORDS = ("yolo", "bypass", "full access", "auto-approves all", "without asking")
+_BYPASS_WORDS = ("yolo", "bypass", "full access", "auto-approves all", "without asking",
+                 # Claude Code over ACP: its "auto" ("Claude handles permission decisions")
+                 # wrote a file without asking in the e2e test
+                 "handles permission decisions", "accepts all permissions")
 
 # Claude Code's permission modes (the CLI does not list them; ``--permission-mode`` takes these)
 CLAUDE_MODES: tuple[Choice, ...] = (

@@ -40,6 +40,11 @@ GEMINI = (Choice("default", "Default", "Prompts for approval"),
 CODEX = (Choice("read-only", "Read Only", "Approval is required to edit files"),
          Choice("auto", "Default", "Codex can read and edit files"),
          Choice("full-access", "Full Access", "access the internet without asking for approval"))
+CLAUDE_ACP = (Choice("default", "Manual", "Always ask before making changes"),
+              Choice("acceptEdits", "Accept edits", "Automatically accept all file edits"),
+              Choice("plan", "Plan", "Create a plan before making changes"),
+              Choice("auto", "Auto", "Claude handles permission decisions"),
+              Choice("bypassPermissions", "Bypass permissions", "Accepts all permissions"))
 
 
 @pytest.mark.parametrize(("word", "modes", "expected"), [
@@ -59,6 +64,8 @@ def test_mode_words_map_onto_each_backends_modes(
 def test_bypass_modes_are_recognised_by_id_and_by_what_they_say() -> None:
     assert [c.id for c in (*CLAUDE_MODES, *GEMINI, *CODEX) if is_bypass(c)] == [
         "bypassPermissions", "yolo", "full-access"]
+    # claude-agent-acp 0.101.0's modes: its "auto" lets Claude decide, so it needs the operator
+    assert [c.id for c in CLAUDE_ACP if is_bypass(c)] == ["auto", "bypassPermissions"]
 
 
 def test_listing_marks_the_current_mode_and_what_the_operator_bars() -> None:
