@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,16 @@ def replace_id(msg: Any) -> str | None:
     return None if el is None else str(el.get("id"))
 
 
-async def presence_with(client: ChatClient, jid: str, show: str | None, status: str) -> Any:
-    """The next available presence from ``jid`` with this show and status (others stay)."""
+async def presence_with(client: ChatClient, jid: str, show: str | None,
+                        status: str | re.Pattern[str]) -> Any:
+    """The next available presence from ``jid`` with this show and status (a pattern: the
+    whole status matches it), others stay."""
     def match(p: Any) -> bool:
+        said = str(p["status"])
         return (jid_matches(p["from"], jid) and p["type"] != "unavailable"
-                and (p["show"] or None) == show and p["status"] == status)
+                and (p["show"] or None) == show
+                and (status.fullmatch(said) is not None if isinstance(status, re.Pattern)
+                     else said == status))
     return await client.next_stanza("presence", match, what=f"presence {show}/{status!r}")
 
 
@@ -250,13 +256,16 @@ async def test_chat_states_bracket_a_turn(
     gate.set()
     answer = await client.expect(agent, "slow answer")
     await turn_ended(client, agent)
-    await presence_with(client, agent, None, "ready · my-project")
+    # after a turn the status says how full the context is
+    ready = re.compile(r"ready · my-project · ctx \d+%")
+    await presence_with(client, agent, None, ready)
     assert sequence() in (["composing", "body+active"], ["composing", "body", "active"]), \
         sequence()
     assert str(answer["from"]) == f"{agent}/agentchat"  # chat states need one full JID
-    shown = [(p["show"] or None, p["status"]) for p in client.history
+    shown = [(p["show"] or None, str(p["status"])) for p in client.history
              if p.name == "presence" and jid_matches(p["from"], agent)]
-    assert shown[-2:] == [("dnd", "working…"), (None, "ready · my-project")], shown
+    assert shown[-2][0] == "dnd" and shown[-2][1] == "working…", shown
+    assert shown[-1][0] is None and ready.fullmatch(shown[-1][1]), shown
 
     # A quick turn: no "typing" unless it lasted BUSY_SHOWN_AFTER; it ends with "active".
     client.history.clear()
