@@ -90,7 +90,7 @@ async def probe(spec: dict[str, Any]) -> dict[str, Any]:
     service.load_state()
     await service.start()
     for _ in range(1000):  # until on_connected has announced everything (bounded)
-        if service._announced_restart:
+        if service.inbound.announced_restart:
             break
         await asyncio.sleep(0.01)
     for i in range(spec["live"]):

@@ -69,11 +69,11 @@ class AgentComponent(slixmpp.ComponentXMPP):
         host: str,
         port: int,
         directory: Directory,
-        inbound: Inbound,
+        inbound: Inbound | None = None,
     ) -> None:
         super().__init__(component_domain, secret, host, port)  # type: ignore[no-untyped-call]
         self.directory = directory
-        self.inbound = inbound
+        self._inbound = inbound  # may be set after construction: the router needs the component
         self.rooms: RoomRoute | None = None  # group chats (agentchat/rooms), set by the service
         self.domain = component_domain
         self.online = False
@@ -159,6 +159,16 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self._lost_at: float | None = None  # when the link went down (online until then)
 
     # ------------------------------------------------------------------ JIDs
+
+    @property
+    def inbound(self) -> Inbound:
+        if self._inbound is None:
+            raise RuntimeError("the component has no inbound route yet")
+        return self._inbound
+
+    @inbound.setter
+    def inbound(self, inbound: Inbound) -> None:
+        self._inbound = inbound
 
     def jid_of(self, local: str) -> str:
         return f"{local}@{self.domain}" if local else self.domain

@@ -236,8 +236,8 @@ def test_an_acp_agent_runs_sandboxed_in_its_own_home_seeded_from_the_configured_
 
     def spec(name: str, kind: str) -> LaunchSpec:
         record = AgentRecord(name, "u@example.com", kind, "alpha", str(cwd), "t", "", 0, 0)
-        return service._acp_spec(record, service.types[kind], cwd, service.agent_home(name),
-                                 resume=False)
+        return service.launcher.acp_spec(record, service.types[kind], cwd,
+                                         service.agent_home(name), resume=False)
 
     fox, owl, cat = (service.agent_home(n) for n in ("fox", "owl", "cat"))
     codex_spec = spec("fox", "codex")
