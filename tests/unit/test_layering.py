@@ -57,3 +57,13 @@ def test_the_import_check_sees_absolute_relative_and_lazy_imports() -> None:
             "agentchat.manager.bot"} <= found
     assert all(_forbidden(m) for m in found if m != "")
     assert not _forbidden("agentchat.xmpp.forms") and not _forbidden("agentchat.agentsx")
+
+
+def test_the_service_parts_do_not_reach_back_into_the_service() -> None:
+    """``Service`` is the wiring root: its parts get what they need through their constructors."""
+    parts = [PACKAGE / "registry.py", PACKAGE / "agents" / "launch.py",
+             *sorted((PACKAGE / "routing").rglob("*.py"))]
+    bad = {f"{path.relative_to(PACKAGE.parent)}: {module}"
+           for path in parts for module in _imports(path)
+           if module == "agentchat.service" or module.startswith("agentchat.service.")}
+    assert not bad, "\n".join(sorted(bad))
