@@ -198,6 +198,9 @@ class AgentRegistry:
             locate=self._launcher.workdir_of,
             rooms=self._rooms,
             git=self._git,
+            allow_bypass=self.config.agents.allow_bypass,
+            label=kind.label if (kind := self._launcher.types.get(record.agent_type))
+            else "The agent",
         )
 
     async def create_agent(self, owner: str, request: CreateRequest) -> str:
@@ -214,6 +217,7 @@ class AgentRegistry:
             name=name, owner=owner, agent_type=request.agent_type, repo=request.repo,
             cwd=worktree.path if worktree is not None else str(cwd), task=request.task,
             session_id=str(uuid.uuid4()), created=now, last_active=now, worktree=worktree,
+            mode=request.mode, model=request.model,
         )
         return await self._launch(record, request.task)
 

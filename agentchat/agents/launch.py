@@ -18,7 +18,9 @@ from typing import Any, Protocol
 from agentchat.agents import cli_home
 from agentchat.agents.adapter import AgentAdapter, AgentStartError, LaunchSpec
 from agentchat.agents.backends import Wiring, backend_of
+from agentchat.agents.controls import is_bypass
 from agentchat.agents.environment import agent_environment
+from agentchat.agents.events import Choice
 from agentchat.agents.sandbox import SandboxPolicy, SandboxStatus, agent_policy
 from agentchat.agents.types import AgentType, claude_type, configured_types, offered_types
 from agentchat.config.model import Config
@@ -172,7 +174,18 @@ class Launcher:
                                         config_path, worktree=record.worktree),
             agent=record.name,
             agent_type=record.agent_type,
+            mode=self.mode_of(record),
+            model=record.model,
         )
+
+    def mode_of(self, record: AgentRecord) -> str:
+        """The mode to start in: the one chosen last, unless it asks nothing and the operator
+        has since taken agents.allowBypass back (then the backend's default)."""
+        if record.mode and not self.config.agents.allow_bypass and is_bypass(Choice(record.mode)):
+            log.warning("%s: not starting in mode %s: agents.allowBypass is off", record.name,
+                        record.mode)
+            return ""
+        return record.mode
 
     def acp_spec(self, record: AgentRecord, kind: AgentType, cwd: Path, home: Path,
                  resume: bool, *, mcp: tuple[str, str] | None = None) -> LaunchSpec:
@@ -190,7 +203,8 @@ class Launcher:
                           sandbox=self.sandbox_policy(command, cwd, home,
                                                       worktree=record.worktree),
                           agent=record.name, agent_type=record.agent_type,
-                          mcp_url=mcp[0] if mcp else None, mcp_secret=mcp[1] if mcp else "")
+                          mcp_url=mcp[0] if mcp else None, mcp_secret=mcp[1] if mcp else "",
+                          mode=self.mode_of(record), model=record.model)
 
     def sandbox_policy(self, command: str, cwd: Path, home: Path,
                        mcp_config: Path | None = None, *,

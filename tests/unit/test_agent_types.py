@@ -315,6 +315,6 @@ def test_an_agent_restarts_in_its_mode_unless_bypass_was_taken_back(
     service = Service(config)
     record = AgentRecord("fox", "u@example.com", "codex", "alpha", str(tmp_path), "t", "", 0, 0,
                          mode=mode, model="gpt-5.4")
-    spec = service._acp_spec(record, service.types["codex"], tmp_path,
-                             service.agent_home("fox"), resume=True)
+    spec = service.launcher.acp_spec(record, service.types["codex"], tmp_path,
+                                     service.agent_home("fox"), resume=True)
     assert (spec.mode, spec.model) == (started, "gpt-5.4")
