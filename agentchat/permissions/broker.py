@@ -23,6 +23,7 @@ import attrs
 from agentchat.chat.format import spoken_duration
 from agentchat.jid import bare_jid
 
+from . import prompt_text as say
 from .answers import (
     Allow,
     AllowAlways,
@@ -87,7 +88,8 @@ def _closed_word(decision: Decision) -> str:
 
 
 class PermissionBroker:
-    """Book-keeping of agents (by secret), pending requests, always-rules and recent outcomes."""
+    """Book-keeping of agents (by name, with the secret the MCP app looks them up by), pending
+    requests, always-rules and recent outcomes."""
 
     def __init__(
         self,
@@ -168,28 +170,6 @@ class PermissionBroker:
 
     # --- requests -----------------------------------------------------------------------------
 
-    async def request(
-        self,
-        secret: str | None,
-        tool_name: str,
-        input: dict[str, Any],
-        tool_use_id: str | None = None,
-    ) -> Decision:
-        """Decide one tool use: rule, owner's answer, or deny on timeout/shutdown/bad secret."""
-        name = self.agent_for_secret(secret)
-        if name is None:
-            # nothing the caller sent is logged or audited: it is not authenticated
-            log.warning("permission request with a missing or unknown secret refused")
-            if self.audit:
-                self.audit.unauthorized("missing or unknown secret")
-            return Decision("deny", message=UNAUTHORIZED, answered_by="auth", how="secret")
-        if not self.asks_over_mcp(name):
-            log.warning("%s: permission_prompt refused: it asks over ACP", name)
-            if self.audit:
-                self.audit.unauthorized(f"{name}: permission_prompt from an ACP agent")
-            return Decision("deny", message=NOT_OVER_MCP, answered_by="auth", how="secret")
-        return await self.request_for(name, tool_name, input, tool_use_id)
-
     async def request_for(
         self,
         name: str,
@@ -197,8 +177,9 @@ class PermissionBroker:
         input: dict[str, Any],
         tool_use_id: str | None = None,
     ) -> Decision:
-        """Decide one tool use of agent ``name``, for backends that ask over their own channel
-        (ACP's session/request_permission) rather than with the MCP secret."""
+        """Decide one tool use of agent ``name``: rule, owner's answer, or deny on timeout or
+        shutdown. Callers have already said which agent asks: the MCP app from the caller's
+        secret (``permissions/mcp_app.decide``), an ACP backend from its own process."""
         agent = self._agents.get(name)
         if agent is None:
             log.warning("permission request for %s from unregistered agent %s", tool_name, name)
@@ -353,10 +334,7 @@ class PermissionBroker:
         if isinstance(ans, NotAnAnswer):
             return None
         if not self.may_answer(agent, answered_by_jid):
-            if room:
-                return (f"Only {a.owner} and the approvers they named can answer "
-                        f"{a.name}'s permission prompts.")
-            return "Only the agent's owner can answer permission prompts."
+            return say.not_allowed_to_answer(a.owner, a.name, in_room=bool(room))
         if isinstance(ans, Ambiguous):
             return self._ambiguous_reply(a, ans)
         p = a.pending.get(ans.id)
@@ -393,17 +371,14 @@ class PermissionBroker:
         if verb == "deny":
             return self._deny(a, p, None, how="reaction", jid=jid)
         if p.req.kind == "question":
-            return f"#{p.req.id} is a question: reply with an option number."
+            return say.question_by_reaction(p.req)
         return self._allow(a, p, how="reaction", jid=jid)
 
     def _allow(self, a: _Agent, p: _Pending, *, how: str, jid: str, room: str = "",
                mode: str = "") -> str:
         self._resolve(a, p, Decision("allow", updated_input=p.req.input, how=how, by_jid=jid,
                                      room=room, answered_by=self._role(a, jid), mode=mode))
-        if p.req.kind == "plan":
-            edits = "; file edits go through from now on" if mode else ""
-            return f"✅ plan approved #{p.req.id}{edits}"
-        return f"✅ allowed #{p.req.id}"
+        return say.allowed_reply(p.req, edits=bool(mode))
 
     def _allow_always(self, a: _Agent, p: _Pending, jid: str, room: str = "") -> str:
         rule = AlwaysRule.for_request(p.req.tool_name, p.req.input)
@@ -428,33 +403,24 @@ class PermissionBroker:
                     ),
                 )
                 also.append(f"#{other.req.id}")
-        reply = f"✅ allowed #{p.req.id}; from now on always allowing {rule.describe()}"
-        if also:
-            reply += f" (also allowed {', '.join(also)})"
-        return reply
+        return say.always_reply(p.req, rule.describe(), also)
 
     def _deny(
         self, a: _Agent, p: _Pending, reason: str | None, *, how: str, jid: str, room: str = ""
     ) -> str:
-        kind = p.req.kind
-        if kind == "question":
-            message, label = "The user declined to answer the question.", "❌ skipped question"
-        elif kind == "plan":
-            message, label = "The user rejected the plan; keep planning.", "❌ plan rejected"
-        else:
-            message, label = "The user denied this tool use.", "❌ denied"
+        message, label = say.denial(p.req.kind)
         if reason:
             message = f"{message} They said: {reason}"
         decision = Decision("deny", message=message, how=how, by_jid=jid, note=reason or "",
                             room=room, answered_by=self._role(a, jid))
         self._resolve(a, p, decision)
-        return f"{label} #{p.req.id}" + (f": {reason}" if reason else "")
+        return say.denied_reply(label, p.req, reason)
 
     def _choose(self, a: _Agent, p: _Pending, text: str, jid: str, room: str = "") -> str:
         questions = [q for q in p.req.input.get("questions") or [] if isinstance(q, dict)]
         result = resolve_question(questions, text)
         if isinstance(result, Invalid):
-            return f"{result.message} (#{p.req.id} is still waiting)"
+            return say.still_waiting(result.message, p.req)
         if isinstance(result, Skipped):
             return self._deny(a, p, result.reason, how="text", jid=jid, room=room)
         assert isinstance(result, Answered)
@@ -464,27 +430,17 @@ class PermissionBroker:
             a, p, Decision("allow", updated_input=updated, how="choice", by_jid=jid, note=note,
                            room=room, answered_by=self._role(a, jid))
         )
-        return f"✅ answered #{p.req.id}: {note}"
+        return say.answered_reply(p.req, note)
 
     def _ambiguous_reply(self, a: _Agent, ans: Ambiguous) -> str:
         if ans.id is not None:
             if ans.id not in a.pending:
                 return self._not_pending_reply(a, ans.id)
-            if a.pending[ans.id].req.kind == "question":
-                return f"Reply '{ans.id} <option number>' or '{ans.id} no'."
-            return f"Reply '{ans.id} yes', '{ans.id} no' or '{ans.id} always'."
-        words = {"allow": "yes", "always": "always", "deny": "no"}
-        word = words.get(ans.verb or "", "no, <reason>")
-        listing = ", ".join(f"#{p.req.id} {summary(p.req, 40)}" for p in a.pending.values())
-        return f"Which one? Pending: {listing} — reply '<id> {word}'"
+            return say.how_to_answer(a.pending[ans.id].req)
+        return say.which_one([p.req for p in a.pending.values()], ans.verb)
 
     def _not_pending_reply(self, a: _Agent, pid: str) -> str:
-        if pid in a.closed:
-            return f"Too late: #{pid} already {a.closed[pid]}."
-        if a.pending:
-            ids = ", ".join(f"#{i}" for i in a.pending)
-            return f"No pending permission #{pid}. Pending: {ids}"
-        return f"No pending permission #{pid}."
+        return say.not_pending(pid, a.closed.get(pid), list(a.pending))
 
     # --- internals ----------------------------------------------------------------------------
 

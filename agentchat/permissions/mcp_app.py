@@ -35,7 +35,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from .broker import PermissionBroker
+from .broker import NOT_OVER_MCP, UNAUTHORIZED, PermissionBroker
 from .model import Decision
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,29 @@ def secret_from_headers(headers: Mapping[str, str] | None) -> str | None:
         return None
     value = headers.get(SECRET_HEADER) or headers.get(SECRET_HEADER.lower())
     return value.strip() if value else None
+
+
+async def decide(
+    broker: PermissionBroker,
+    secret: str | None,
+    tool_name: str,
+    input: dict[str, Any],
+    tool_use_id: str | None = None,
+) -> Decision:
+    """``permission_prompt``: the caller's secret says which agent asks (or nobody: denied, and
+    nothing it sent is logged or audited); the broker then decides for that agent."""
+    name = broker.agent_for_secret(secret)
+    if name is None:
+        log.warning("permission request with a missing or unknown secret refused")
+        if broker.audit:
+            broker.audit.unauthorized("missing or unknown secret")
+        return Decision("deny", message=UNAUTHORIZED, answered_by="auth", how="secret")
+    if not broker.asks_over_mcp(name):
+        log.warning("%s: permission_prompt refused: it asks over ACP", name)
+        if broker.audit:
+            broker.audit.unauthorized(f"{name}: permission_prompt from an ACP agent")
+        return Decision("deny", message=NOT_OVER_MCP, answered_by="auth", how="secret")
+    return await broker.request_for(name, tool_name, input, tool_use_id)
 
 
 async def _decide_with_heartbeat(
@@ -222,7 +245,7 @@ def build_app(
         tool_use_id: str | None = None,
     ) -> str:
         secret = secret_from_headers(ctx.headers)
-        request = broker.request(secret, tool_name, input, tool_use_id)
+        request = decide(broker, secret, tool_name, input, tool_use_id)
         decision = await _decide_with_heartbeat(ctx, request, progress_interval_s)
         return json.dumps(decision.tool_result(input), ensure_ascii=False)
 

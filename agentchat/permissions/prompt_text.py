@@ -351,3 +351,74 @@ def room_reply_line(req: PermissionRequest, nick: str) -> str:
     else:
         answers = f"'{req.id} yes', '{req.id} no' or '{req.id} always'"
     return f"Reply {answers} (or '{nick}: yes'); only the owner and approvers may answer."
+
+
+# ----------------------------------------------------------------- replies to the owner's answers
+# What the chat says back when someone answers a prompt: here, beside the prompts themselves, so
+# the broker decides and this module words (the broker holds no text the owner reads).
+
+
+def not_allowed_to_answer(owner: str, agent: str, *, in_room: bool) -> str:
+    if in_room:
+        return f"Only {owner} and the approvers they named can answer {agent}'s permission prompts."
+    return "Only the agent's owner can answer permission prompts."
+
+
+def allowed_reply(req: PermissionRequest, *, edits: bool = False) -> str:
+    if req.kind == "plan":
+        return f"✅ plan approved #{req.id}" + ("; file edits go through from now on" if edits
+                                                else "")
+    return f"✅ allowed #{req.id}"
+
+
+def always_reply(req: PermissionRequest, rule: str, also: list[str]) -> str:
+    reply = f"✅ allowed #{req.id}; from now on always allowing {rule}"
+    return reply + (f" (also allowed {', '.join(also)})" if also else "")
+
+
+def denial(kind: str) -> tuple[str, str]:
+    """(what the agent is told, the chat's label) for a denied request of this kind."""
+    if kind == "question":
+        return "The user declined to answer the question.", "❌ skipped question"
+    if kind == "plan":
+        return "The user rejected the plan; keep planning.", "❌ plan rejected"
+    return "The user denied this tool use.", "❌ denied"
+
+
+def denied_reply(label: str, req: PermissionRequest, reason: str | None) -> str:
+    return f"{label} #{req.id}" + (f": {reason}" if reason else "")
+
+
+def answered_reply(req: PermissionRequest, note: str) -> str:
+    return f"✅ answered #{req.id}: {note}"
+
+
+def still_waiting(message: str, req: PermissionRequest) -> str:
+    return f"{message} (#{req.id} is still waiting)"
+
+
+def question_by_reaction(req: PermissionRequest) -> str:
+    return f"#{req.id} is a question: reply with an option number."
+
+
+def how_to_answer(req: PermissionRequest) -> str:
+    """The answer named an id but no verb the prompt takes."""
+    if req.kind == "question":
+        return f"Reply '{req.id} <option number>' or '{req.id} no'."
+    return f"Reply '{req.id} yes', '{req.id} no' or '{req.id} always'."
+
+
+def which_one(pending: list[PermissionRequest], verb: str | None) -> str:
+    """An answer with no id while several prompts wait."""
+    word = {"allow": "yes", "always": "always", "deny": "no"}.get(verb or "", "no, <reason>")
+    listing = ", ".join(f"#{req.id} {summary(req, 40)}" for req in pending)
+    return f"Which one? Pending: {listing} — reply '<id> {word}'"
+
+
+def not_pending(pid: str, closed: str | None, pending_ids: list[str]) -> str:
+    """An id that waits no more (``closed``: how it ended) or never did."""
+    if closed is not None:
+        return f"Too late: #{pid} already {closed}."
+    if pending_ids:
+        return f"No pending permission #{pid}. Pending: {', '.join(f'#{i}' for i in pending_ids)}"
+    return f"No pending permission #{pid}."

@@ -20,7 +20,7 @@ import pytest
 
 from agentchat.agents.events import AssistantText, PartialText, ToolCall, TurnFinished
 from agentchat.chat.textpolicy import scrub
-from agentchat.permissions.mcp_app import SECRET_HEADER
+from agentchat.permissions.mcp_app import SECRET_HEADER, decide
 from agentchat.prosody.embedded import EmbeddedProsody
 from tests.support import scripted_api as sa
 from tests.support.chat_flows import CREATED, MANAGER, create_agent, reactions, reply
@@ -310,7 +310,7 @@ async def test_fuzz_agent_output_and_repository_names(
                 adapter.emit(TurnFinished("error_during_execution", rng.random() < 0.5,
                                           random_text(rng)))
             else:
-                requests.append(asyncio.ensure_future(svc.broker.request(
+                requests.append(asyncio.ensure_future(decide(svc.broker,
                     agent_secret(adapter), *random_tool(rng))))
                 prompts += 1
             emitted += 1

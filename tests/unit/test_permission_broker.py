@@ -10,6 +10,7 @@ import pytest
 
 from agentchat.permissions.audit import AuditLog, read_audit
 from agentchat.permissions.broker import PermissionBroker
+from agentchat.permissions.mcp_app import decide
 from agentchat.permissions.model import AlwaysRule, Decision, PermissionRequest
 
 OWNER = "me@example.org"
@@ -58,7 +59,7 @@ def broker(sink: FakeSink, audit_path: Path) -> PermissionBroker:
 def start(
     b: PermissionBroker, tool: str, inp: dict[str, Any], secret: str = "secret-fox"
 ) -> asyncio.Task[Decision]:
-    return asyncio.create_task(b.request(secret, tool, inp, "toolu_1"))
+    return asyncio.create_task(decide(b, secret, tool, inp, "toolu_1"))
 
 
 async def test_allow(broker: PermissionBroker, sink: FakeSink, audit_path: Path) -> None:
@@ -105,7 +106,7 @@ async def test_free_text_denies_with_text(broker: PermissionBroker, sink: FakeSi
 async def test_timeout(sink: FakeSink, audit_path: Path) -> None:
     b = PermissionBroker(sink, permission_timeout_s=0.05, audit=AuditLog(audit_path))
     b.register_agent("fox", OWNER, "s", None)
-    task = asyncio.create_task(b.request("s", "Bash", {"command": "ls"}))
+    task = asyncio.create_task(decide(b, "s", "Bash", {"command": "ls"}))
     req = await sink.next_prompt()
     decision = await task
     assert decision.behavior == "deny" and decision.answered_by == "timeout"
@@ -137,7 +138,7 @@ async def test_always_rule_skips_next_prompt(
     assert broker.rules("fox") == [AlwaysRule("Bash", "ls -la")]
     assert saved == [[AlwaysRule("Bash", "ls -la")]]
 
-    decision = await broker.request("secret-fox", "Bash", {"command": "ls -la"}, None)
+    decision = await decide(broker, "secret-fox", "Bash", {"command": "ls -la"}, None)
     assert decision.allowed and decision.answered_by == "rule"
     assert len(sink.prompts) == 1
     assert read_audit(audit_path)[-1]["answered_by"] == "rule"
@@ -159,7 +160,7 @@ async def test_always_on_non_bash_is_per_tool(broker: PermissionBroker, sink: Fa
     broker.answer("fox", "always", OWNER)
     await task
     assert broker.rules("fox") == [AlwaysRule("Edit")]
-    decision = await broker.request("secret-fox", "Edit", {"file_path": "b"}, None)
+    decision = await decide(broker, "secret-fox", "Edit", {"file_path": "b"}, None)
     assert decision.answered_by == "rule"
 
 
@@ -216,7 +217,7 @@ async def test_two_agents_isolated(broker: PermissionBroker, sink: FakeSink) -> 
 async def test_wrong_secret_denied_without_prompt(
     broker: PermissionBroker, sink: FakeSink, audit_path: Path, secret: str | None
 ) -> None:
-    decision = await broker.request(secret, "Bash", {"command": "ls"}, "t")
+    decision = await decide(broker, secret, "Bash", {"command": "ls"}, "t")
     assert decision.behavior == "deny" and decision.message == "unauthorized"
     assert sink.prompts == []
     assert broker.pending("fox") == [] and broker.pending("owl") == []
@@ -250,7 +251,7 @@ async def test_closed_memory_is_bounded(sink: FakeSink) -> None:
     b.register_agent("fox", OWNER, "s")
     ids = []
     for _ in range(3):
-        task = asyncio.create_task(b.request("s", "Bash", {"command": "ls"}))
+        task = asyncio.create_task(decide(b, "s", "Bash", {"command": "ls"}))
         ids.append((await sink.next_prompt()).id)
         b.answer("fox", "yes", OWNER)
         await task
@@ -383,7 +384,7 @@ async def test_unregister_denies_pending(broker: PermissionBroker, sink: FakeSin
     decision = await task
     assert decision.answered_by == "shutdown" and not decision.allowed
     assert broker.agent_for_secret("secret-fox") is None
-    assert (await broker.request("secret-fox", "Bash", {}, None)).message == "unauthorized"
+    assert (await decide(broker, "secret-fox", "Bash", {}, None)).message == "unauthorized"
     await broker.drain()
     assert sink.resolved_calls[-1][1].answered_by == "shutdown"
 
@@ -404,7 +405,7 @@ async def test_sink_failure_keeps_request_waiting(audit_path: Path) -> None:
     sink = FakeSink(fail_prompt=True)
     b = PermissionBroker(sink, permission_timeout_s=30)
     b.register_agent("fox", OWNER, "s")
-    task = asyncio.create_task(b.request("s", "Bash", {"command": "ls"}))
+    task = asyncio.create_task(decide(b, "s", "Bash", {"command": "ls"}))
     req = await sink.next_prompt()
     assert b.pending("fox") == [req]
     assert b.answer("fox", "yes", OWNER) == f"✅ allowed #{req.id}"
@@ -415,8 +416,8 @@ async def test_ids_unique_among_pending(sink: FakeSink) -> None:
     ids = iter(["aaaa", "aaaa", "bbbb"])
     b = PermissionBroker(sink, id_factory=lambda: next(ids))
     b.register_agent("fox", OWNER, "s")
-    t1 = asyncio.create_task(b.request("s", "Bash", {"command": "a"}))
-    t2 = asyncio.create_task(b.request("s", "Bash", {"command": "b"}))
+    t1 = asyncio.create_task(decide(b, "s", "Bash", {"command": "a"}))
+    t2 = asyncio.create_task(decide(b, "s", "Bash", {"command": "b"}))
     assert {(await sink.next_prompt()).id, (await sink.next_prompt()).id} == {"aaaa", "bbbb"}
     await b.aclose()
     assert not (await t1).allowed and not (await t2).allowed
@@ -426,7 +427,7 @@ async def test_long_wait_is_not_limited(sink: FakeSink) -> None:
     """The broker itself imposes no limit below permission_timeout_s (minutes in production)."""
     b = PermissionBroker(sink, permission_timeout_s=3600)
     b.register_agent("fox", OWNER, "s")
-    task = asyncio.create_task(b.request("s", "Bash", {"command": "ls"}))
+    task = asyncio.create_task(decide(b, "s", "Bash", {"command": "ls"}))
     await sink.next_prompt()
     done, _ = await asyncio.wait([task], timeout=0.05)
     assert not done

@@ -11,6 +11,7 @@ import pytest
 from agentchat.agents.events import AssistantText, ToolCall
 from agentchat.permissions.audit import AuditLog, read_audit
 from agentchat.permissions.broker import PermissionBroker
+from agentchat.permissions.mcp_app import decide
 from agentchat.permissions.model import Decision, PermissionRequest
 from agentchat.permissions.prompt_text import format_outcome, room_reply_line
 from agentchat.rooms.addressing import addressed_text, mention_uris, prompt_id_of
@@ -165,7 +166,7 @@ async def test_approvers_answer_in_rooms_others_are_refused_and_the_audit_names_
     broker = PermissionBroker(sink, audit=AuditLog(tmp_path / "audit.jsonl"),
                               approvers=lambda name: approvers[name])
     broker.register_agent("fox", "alice@example.com", "secret", Path("/w"))
-    task = asyncio.create_task(broker.request("secret", "Write", {"file_path": "/w/a"}))
+    task = asyncio.create_task(decide(broker, "secret", "Write", {"file_path": "/w/a"}))
     req = await sink.next_prompt()
     refusal = broker.answer("fox", f"{req.id} yes", "bob@example.com/pc", room=ROOM)
     assert refusal == ("Only alice@example.com and the approvers they named can answer fox's "
