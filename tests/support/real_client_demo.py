@@ -283,7 +283,7 @@ async def conversation(tmux: Tmux, gates: Gates) -> str:
 
     tmux.type("yes")
     # The prompt is edited in place (XEP-0308): profanity marks a corrected line with "+".
-    await wait_screen(tmux, "allowed #", DONE_TEXT, '"ready · my-project"', CORRECTED,
+    await wait_screen(tmux, "allowed #", DONE_TEXT, '"ready · my-project · ctx ', CORRECTED,
                       absent="(typing...)")
     tmux.type(FOLLOW_UP)
     screen = await wait_screen(tmux, f"me: {FOLLOW_UP}", "(typing...)")
