@@ -27,12 +27,15 @@ class Prompt:
     text: str
     attachments: tuple[Attachment, ...] = ()
     pending: tuple[PendingMessage, ...] = ()  # the owner's messages this answers (see runtime)
+    # answered again after agentchat restarted: the answer's first message corrects what an
+    # interrupted attempt showed (runtime.answer_unanswered)
+    again: bool = False
 
     def merged(self, other: Prompt) -> Prompt:
         """Queued messages go to the agent together, in order."""
         texts = [t for t in (self.text, other.text) if t]
         return Prompt("\n\n".join(texts), (*self.attachments, *other.attachments),
-                      (*self.pending, *other.pending))
+                      (*self.pending, *other.pending), self.again)
 
 
 def prompt_text(prompt: Prompt, images_attached: bool) -> str:

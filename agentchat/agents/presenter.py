@@ -90,13 +90,17 @@ class Presenter:
 
     # ------------------------------------------------------------------ plain messages
 
-    def say(self, text: str) -> None:
-        """Send ``text`` (capped, split); waits for an open stream to end."""
+    def say(self, text: str, *, reply: bool = False) -> None:
+        """Send ``text`` (capped, split); waits for an open stream to end.
+
+        ``reply``: agentchat's own answer to something the owner just did (queued, corrected,
+        allowed…), not the turn's output: it never takes the turn's ``anchor`` id, so an answer
+        given again after a restart corrects the agent's first message, not this one."""
         text, notice = cap_output(text)
         for part in split_message(text, self.limit):
-            self._out(functools.partial(self._send, part))
+            self._out(functools.partial(self._send, part, reply))
         if notice is not None:
-            self._out(functools.partial(self._send, notice))
+            self._out(functools.partial(self._send, notice, reply))
 
     def link(self, url: str) -> None:
         """A file's download link (XEP-0066), after any open stream, like ``say``."""
@@ -161,8 +165,10 @@ class Presenter:
         replaced, not repeated (a client that never saw it shows the correction as new)."""
         self._anchor = None if msg_id is None else (msg_id, again)
 
-    def _send(self, body: str) -> str:
-        anchor, self._anchor = self._anchor, None
+    def _send(self, body: str, reply: bool = False) -> str:
+        anchor = None
+        if not reply:
+            anchor, self._anchor = self._anchor, None
         if anchor is None:
             msg_id = self._port.send_chat(self.local, self.owner, body)
         elif anchor[1]:

@@ -204,6 +204,9 @@ class Agent:
         # process had begun to answer but not yet saved (their client sends it again, no
         # receipt came): its answer is sent as a correction of that earlier answer's id.
         self.after_crash = False
+        # The owner's messages left unanswered by the previous agentchat (loaded with the
+        # record): answered before anything sent since (``answer_unanswered``).
+        self._owed: tuple[PendingMessage, ...] = tuple(record.unanswered)
 
     # ----------------------------------------------------------------- identity
 
@@ -220,8 +223,9 @@ class Agent:
         return self.adapter is not None
 
     def say(self, text: str) -> None:
-        """Tell the owner in the 1:1 chat."""
-        self.presenter.say(text)
+        """Tell the owner in the 1:1 chat (agentchat's words: replies to commands and
+        answers, notices; the agent's own output goes through ``self.output``)."""
+        self.presenter.say(text, reply=True)
 
     def presenter_for(self, to: str) -> Presenter:
         """The presenter of one conversation: the owner's JID or a group chat's JID."""
@@ -272,7 +276,8 @@ class Agent:
                 new = attrs.evolve(prompt, text=text)
                 self.queue[i] = (via, new)
                 self._remember((original_id, msg_id), new, text)
-                via.say("✏️ Corrected: your queued message goes to the agent as you edited it.")
+                via.say("✏️ Corrected: your queued message goes to the agent as you edited it.",
+                        reply=True)
                 return
         await self.deliver(correction_text(before, text), msg_id=msg_id)
         newest = self._recent.get(msg_id)
@@ -326,24 +331,37 @@ class Agent:
             return
         prompt = Prompt(text, attachments, self._pending(via, message_key(msg_id, text), text))
         self._remember((msg_id,), prompt, text)
+        if self._owed:  # what the previous agentchat left unanswered goes first
+            await self.answer_unanswered()
         if self.busy:
-            self.queue.append((via, prompt))
-            if sum(1 for where, _ in self.queue if where is via) == 1:
-                # one notice per turn and conversation, not one per message of a burst
-                via.say("⏳ Queued: I'm in the middle of a turn; what you send now goes to the "
-                        "agent when it ends.")
+            self._enqueue(via, prompt)
             return
         await self._start_turn(prompt, via)
 
+    def _enqueue(self, via: Presenter, prompt: Prompt) -> None:
+        self.queue.append((via, prompt))
+        if sum(1 for where, _ in self.queue if where is via) == 1:
+            # one notice per turn and conversation, not one per message of a burst
+            via.say("⏳ Queued: I'm in the middle of a turn; what you send now goes to the "
+                    "agent when it ends.", reply=True)
+
     async def answer_unanswered(self) -> bool:
         """After agentchat restarted (a crash, or a shutdown mid-turn): answer the owner's
-        messages whose turn never ended. The answer's first message corrects whatever the
-        interrupted attempt had shown (``answer_id``). False if there was nothing to answer."""
-        pending = tuple(self.record.unanswered)
-        if not pending or self.record.status is AgentStatus.ENDED or self.busy:
+        messages the previous agentchat took but never answered, before anything sent since.
+        Those its agent already had (the turn that was cut short) are one turn, those still
+        queued the next, as they would have been. Each answer's first message corrects what
+        an interrupted attempt had shown (``answer_id``): in place where the owner saw it, new
+        where they did not. False if there was nothing to answer."""
+        owed, self._owed = self._owed, ()
+        owed = tuple(p for p in owed if any(p is q for q in self.record.unanswered))
+        if not owed or self.record.status is AgentStatus.ENDED:
             return False
-        text = "\n\n".join(p.text for p in pending if p.text)
-        await self._start_turn(Prompt(text, (), pending), again=True)
+        groups = [g for g in (tuple(p for p in owed if p.taken),
+                              tuple(p for p in owed if not p.taken)) if g]
+        first, *rest = [Prompt("\n\n".join(p.text for p in g if p.text), (), g, again=True)
+                        for g in groups]
+        self.queue[0:0] = [(self.presenter, prompt) for prompt in rest]
+        await self._start_turn(first)
         return True
 
     def _forget(self, pending: tuple[PendingMessage, ...]) -> None:
@@ -353,10 +371,12 @@ class Agent:
                                       if not any(p is q for q in pending)]
             self._persist()
 
-    async def _start_turn(self, prompt: Prompt, via: Presenter | None = None, *,
-                          again: bool = False) -> None:
+    async def _start_turn(self, prompt: Prompt, via: Presenter | None = None) -> None:
         async with self._lock:
             via = via or self.presenter
+            if self.busy:  # a turn began while this one waited (its CLI was starting)
+                self._enqueue(via, prompt)
+                return
             error = await self._ensure_process()
             if error is not None:
                 self._forget(prompt.pending)
@@ -369,7 +389,7 @@ class Agent:
             self._turn_pending = prompt.pending
             first = prompt.pending[0].key if prompt.pending else ""
             if first:
-                via.anchor(answer_id(self.name, first), again=again or self.after_crash)
+                via.anchor(answer_id(self.name, first), again=prompt.again or self.after_crash)
                 self.after_crash = False
             else:
                 via.anchor(None)
@@ -389,6 +409,8 @@ class Agent:
                 self._forget(prompt.pending)
                 via.say(f"⚠️ Not delivered: the agent process is gone ({exc}). Send it again.")
                 return
+            for pending in prompt.pending:
+                pending.taken = True  # a restart answers it again as one turn (see above)
             if not self.record.started_once:
                 self.record.started_once = True
             self.record.last_active = time.time()
@@ -472,7 +494,7 @@ class Agent:
                 self._persist()
         elif isinstance(event, Notice):
             self.presenter.next_message()
-            self.say(event.text)
+            self.presenter.say(event.text)
         elif isinstance(event, ModeChanged | ModelChanged | UsageReported | Compacted):
             self._on_controls(event)
         elif isinstance(event, ProcessExited):

@@ -38,12 +38,13 @@ class RoomRecord:
     password: str | None = None  # from the invitation, for password-protected rooms
 
 
-@attrs.frozen
+@attrs.define
 class PendingMessage:
     """An owner's message the agent took but has not answered yet (its turn runs or waits)."""
 
     key: str  # message_key() of the stanza; "" when it had no id
     text: str
+    taken: bool = False  # sent to the agent (its turn runs), not waiting in the queue
 
 
 @attrs.define

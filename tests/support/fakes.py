@@ -14,6 +14,7 @@ class FakeAdapter:
     """An adapter whose events the test emits; records what the runtime sends."""
 
     instances: ClassVar[list[FakeAdapter]] = []
+    start_gate: ClassVar[asyncio.Event | None] = None  # set: start() waits for it (a slow CLI)
 
     def __init__(self, spec: LaunchSpec) -> None:
         self.spec = spec
@@ -30,7 +31,8 @@ class FakeAdapter:
         return 4242
 
     async def start(self) -> None:
-        return None
+        if FakeAdapter.start_gate is not None:
+            await FakeAdapter.start_gate.wait()
 
     @property
     def accepts_images(self) -> bool:

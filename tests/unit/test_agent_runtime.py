@@ -15,10 +15,13 @@ from tests.support.fakes import FakeAdapter, FakePort
 
 
 def make_agent(port: FakePort, pool: ProcessPool | None = None, idle: float = 60,
-               name: str = "swift-fox", silence: float = 600, busy_after: float = 0) -> Agent:
+               name: str = "swift-fox", silence: float = 600, busy_after: float = 0,
+               unanswered: list[PendingMessage] | None = None) -> Agent:
+    """``unanswered``: the agent as a restarted agentchat loads it (its CLI ran before)."""
     record = AgentRecord(name=name, owner="u@example.com", agent_type="claude-code",
                          repo="proj", cwd="/w/proj", task="t", session_id="sid",
-                         created=0.0, last_active=0.0)
+                         created=0.0, last_active=0.0, unanswered=unanswered or [],
+                         started_once=unanswered is not None)
 
     def spec(rec: AgentRecord, resume: bool) -> LaunchSpec:
         return LaunchSpec(cwd=Path(rec.cwd), session_id=rec.session_id, resume=resume)
@@ -302,11 +305,9 @@ async def test_the_first_message_of_an_answer_has_an_id_that_an_answer_again_cor
     adapter.emit(AssistantText("42"))
     await port.wait_for(lambda: port.bodies() == ["42"])
     # agentchat dies here: the turn never ended, the record still holds the message
-    assert agent.record.unanswered == [PendingMessage(key, "what is 6x7?")]
+    assert agent.record.unanswered == [PendingMessage(key, "what is 6x7?", taken=True)]
     port2 = FakePort()
-    restarted = make_agent(port2)
-    restarted.record.unanswered = list(agent.record.unanswered)
-    restarted.record.started_once = True
+    restarted = make_agent(port2, unanswered=list(agent.record.unanswered))
     assert await restarted.answer_unanswered()
     again = FakeAdapter.instances[-1]
     assert again.spec.resume and again.sent == ["what is 6x7?"]
@@ -316,3 +317,82 @@ async def test_the_first_message_of_an_answer_has_an_id_that_an_answer_again_cor
     assert port2.bodies() == [f"[correct {answer_id('swift-fox', key)}] 42"]
     assert restarted.record.unanswered == []
     assert not await restarted.answer_unanswered()  # nothing left
+
+
+def _owed(*texts: str, taken: int) -> list[PendingMessage]:
+    """Messages a killed agentchat left unanswered: the first ``taken`` were with its agent."""
+    return [PendingMessage(message_key(f"id-{t}", t), t, taken=i < taken)
+            for i, t in enumerate(texts)]
+
+
+async def test_after_a_restart_what_was_left_unanswered_goes_first_and_alone() -> None:
+    """Found by the endurance test: the owner's next message (sent again by their client once
+    agentchat was back) arrived while the CLI was starting for the answer owed from before
+    the SIGKILL, started a second turn at once, took over its answer id and left the owed
+    message unanswered in the record, to be answered again after every later restart."""
+    FakeAdapter.start_gate = asyncio.Event()
+    try:
+        port = FakePort()
+        agent = make_agent(port, unanswered=_owed("m8", taken=1))
+        owed = asyncio.ensure_future(agent.answer_unanswered())  # at the first connect
+        await asyncio.sleep(0)
+        new = asyncio.ensure_future(agent.handle_owner_text("m9", "id-m9"))
+        await asyncio.sleep(0.05)  # both wait for the CLI to start
+        FakeAdapter.start_gate.set()
+        await asyncio.wait_for(asyncio.gather(owed, new), 5)
+    finally:
+        FakeAdapter.start_gate = None
+    adapter = FakeAdapter.instances[-1]
+    assert adapter.sent == ["m8"]  # m9 waits for the owed turn to end
+    adapter.emit(AssistantText("answer 8"))
+    adapter.sent_event.clear()
+    adapter.emit(done())
+    await asyncio.wait_for(adapter.sent_event.wait(), 5)
+    assert adapter.sent == ["m8", "m9"]
+    adapter.emit(AssistantText("answer 9"))
+    adapter.emit(done())
+    await port.wait_for(lambda: "answer 9" in port.bodies())
+    await asyncio.wait_for(agent.turn_done.wait(), 5)
+    m8 = message_key("id-m8", "m8")
+    assert [b for b in port.bodies() if "answer" in b] == [
+        f"[correct {answer_id('swift-fox', m8)}] answer 8", "answer 9"]
+    assert port.messages[-1][0] == "swift-fox"
+    assert agent.record.unanswered == []
+    assert not await agent.answer_unanswered()  # owed once only
+
+
+async def test_a_message_before_the_restart_answer_waits_for_it() -> None:
+    """The owner's message reaches the restarted agentchat before it set out to answer what
+    was left: the owed answer still goes first."""
+    port = FakePort()
+    agent = make_agent(port, unanswered=_owed("m8", taken=1))
+    await agent.handle_owner_text("m9", "id-m9")
+    adapter = FakeAdapter.instances[-1]
+    assert adapter.sent == ["m8"]
+    adapter.sent_event.clear()
+    adapter.emit(done())
+    await asyncio.wait_for(adapter.sent_event.wait(), 5)
+    assert adapter.sent == ["m8", "m9"]
+    assert not await agent.answer_unanswered()  # the connect's call finds nothing left
+
+
+async def test_owed_messages_are_answered_in_the_turns_they_had() -> None:
+    """The cut-short turn's message is answered alone; the one that was still queued next,
+    each as a correction of its own answer id (new where the owner never saw one)."""
+    port = FakePort()
+    agent = make_agent(port, unanswered=_owed("m8", "m9", taken=1))
+    assert await agent.answer_unanswered()
+    adapter = FakeAdapter.instances[-1]
+    assert adapter.sent == ["m8"]
+    adapter.emit(AssistantText("answer 8"))
+    adapter.sent_event.clear()
+    adapter.emit(done())
+    await asyncio.wait_for(adapter.sent_event.wait(), 5)
+    assert adapter.sent == ["m8", "m9"]
+    adapter.emit(AssistantText("answer 9"))
+    adapter.emit(done())
+    await port.wait_for(lambda: any("answer 9" in b for b in port.bodies()))
+    m8, m9 = (answer_id("swift-fox", message_key(f"id-{t}", t)) for t in ("m8", "m9"))
+    assert [b for b in port.bodies() if "answer" in b] == [
+        f"[correct {m8}] answer 8", f"[correct {m9}] answer 9"]
+    assert not any(b.startswith("⏳") for b in port.bodies())  # nothing the owner sent now
