@@ -157,6 +157,8 @@ class StateStore:
             self._keep_backup()  # only a version that parses becomes the backup
         os.replace(tmp, self.path)
         self._known = _identity(self.path)
+        if not fsync:
+            return  # the rename too: ``sync`` flushes the directory with the file
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
