@@ -9,7 +9,10 @@ point at the stream's original message id.
 
 Permission prompts come from their own resource (``…/prompt-a1b2``): clients match a correction
 against the latest message of the sender's full JID, so nothing this JID sends can come between a
-prompt and its correction, and that correction needs no waiting.
+prompt and its correction, and that correction needs no waiting. For the same reason agentchat's
+own replies in a 1:1 chat (queued, command answers, notices) come from ``…/notice``: only the
+agent's output comes from its usual resource, so after a restart an answer given again still
+corrects what the owner saw of the first attempt, whatever agentchat said in between.
 
 The chat state (XEP-0085) follows the agent: clients drop "is typing" when a message with a body
 arrives, so while the agent works ``composing`` is sent again after what it says. (The component
@@ -29,6 +32,7 @@ from agentchat.chat.format import MAX_CHUNK, split_message, to_styling
 from agentchat.chat.port import ChatPort, ChatState, Show
 
 MAX_OUTPUT_CHARS = 60_000  # one assistant message beyond this is cut, with a notice
+REPLY_RESOURCE = "notice"  # agentchat's own words in a 1:1 chat (see the module docstring)
 STREAM_INTERVAL = 1.0  # seconds: at most one correction per second while streaming
 TYPING_AGAIN = 0.5  # seconds after a message before "composing" is said again (no flicker
 # when the turn ends right after its last message)
@@ -65,10 +69,14 @@ class Presenter:
         interval: float = STREAM_INTERVAL,
         limit: int = MAX_CHUNK,
         clock: Callable[[], float] = time.monotonic,
+        reply_resource: str | None = None,
     ) -> None:
         self._port = port
         self.local = local
         self.owner = owner
+        # where ``say(reply=True)`` comes from; None in a group chat, which accepts messages
+        # only from the agent's occupant JID
+        self.reply_resource = reply_resource
         self.interval = interval
         self.limit = limit
         self._clock = clock
@@ -167,6 +175,11 @@ class Presenter:
 
     def _send(self, body: str, reply: bool = False) -> str:
         anchor = None
+        if reply and self.reply_resource is not None:
+            msg_id = self._port.send_chat(self.local, self.owner, body,
+                                          resource=self.reply_resource)
+            self._sent_body()
+            return msg_id
         if not reply:
             anchor, self._anchor = self._anchor, None
         if anchor is None:

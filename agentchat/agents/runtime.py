@@ -47,7 +47,7 @@ from agentchat.agents.events import (
     UsageReported,
 )
 from agentchat.agents.pool import PoolFull, ProcessPool
-from agentchat.agents.presenter import Presenter
+from agentchat.agents.presenter import REPLY_RESOURCE, Presenter
 from agentchat.chat.format import code_block, format_duration
 from agentchat.chat.port import ChatPort
 from agentchat.chat.textpolicy import guard_agent_text, one_line
@@ -163,7 +163,8 @@ class Agent:
         self._controls_seen = asyncio.Event()  # the backend said what it offers
         self._locate = locate  # the working directory as it is now (WorkspaceError if unusable)
         self._port = port
-        self.presenter = Presenter(port, record.name, record.owner)  # the owner's 1:1 chat
+        self.presenter = Presenter(port, record.name, record.owner,  # the owner's 1:1 chat
+                                   reply_resource=REPLY_RESOURCE)
         # Each conversation (the 1:1 chat, each group chat) has its own presenter; a turn's
         # output goes to the one its message came from (``output``).
         self._presenters: dict[str, Presenter] = {record.owner: self.presenter}

@@ -139,3 +139,21 @@ async def test_a_prompt_from_its_own_resource_is_corrected_at_once_even_while_st
     presenter.correct(prompt, "🔐 Permission #a1b2 ✅ allowed", resource="prompt-a1b2")
     assert port.bodies()[-1] == f"[correct {prompt}] 🔐 Permission #a1b2 ✅ allowed"
     assert port.resources == [None, "prompt-a1b2", None, "prompt-a1b2"]  # not held back
+
+
+async def test_agentchat_replies_come_from_their_own_resource_and_leave_the_anchor() -> None:
+    """A reply ("queued", a command's answer) sent before the turn's first text neither takes
+    the answer's id nor stands, on the client, between that answer and its corrections: an
+    answer given again after a restart corrects the first attempt in place."""
+    port = FakePort()
+    p = Presenter(port, "swift-fox", "u@example.com", interval=0.2, reply_resource="notice")
+    p.anchor("answer-1", again=True)
+    p.say("⏳ Queued: …", reply=True)
+    p.partial("Hello")
+    p.final("Hello world")
+    assert port.bodies() == ["⏳ Queued: …", "[correct answer-1] Hello",
+                             "[correct answer-1] Hello world"]
+    assert port.resources == ["notice", None, None]
+    group = Presenter(port, "swift-fox", "room@muc.example.com")  # a room: one occupant JID
+    group.say("⏳ Queued: …", reply=True)
+    assert port.resources[-1] is None
