@@ -193,6 +193,8 @@ def to_styling(text: str) -> str:
     prompts are quoted and bidi controls shown (textpolicy.guard_agent_text).
     """
     text = guard_agent_text(text)
+    if "#" not in text and "*" not in text and "_" not in text and "`" not in text:
+        return text  # nothing any rule below matches: most short answers
     out: list[str] = []
     in_code = False
     for line in text.split("\n"):

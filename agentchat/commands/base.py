@@ -103,18 +103,33 @@ class CommandTable(Generic[C]):
     strip: str = "!."
     menu: tuple[str, ...] = ()
 
+    _by_verb: dict[str, tuple[Command[C], ...]] = attrs.field(init=False, eq=False,
+                                                               repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        # every message typed to an agent is first matched here: one dict lookup
+        by_verb: dict[str, list[Command[C]]] = {}
+        for command in self.commands:
+            for verb in command.verbs:
+                by_verb.setdefault(verb, []).append(command)
+        object.__setattr__(self, "_by_verb", {v: tuple(c) for v, c in by_verb.items()})
+
     @property
     def commands(self) -> tuple[Command[C], ...]:
         return tuple(c for s in self.sections for c in s.commands)
 
     def match(self, ctx: C | None, text: str) -> Match[C] | None:
         """The command ``text`` is (``ctx`` None: whatever the target), or None."""
-        words = text.strip().split()
+        words = text.split(None, 1)
         if not words:
             return None
         verb = words[0].lower().rstrip(self.strip)
-        for command in self.commands:
-            if verb not in command.verbs or (ctx is not None and not command.applies(ctx)):
+        candidates = self._by_verb.get(verb)
+        if candidates is None:
+            return None
+        words = text.strip().split()
+        for command in candidates:
+            if ctx is not None and not command.applies(ctx):
                 continue
             args = command.parse(words[1:], text)
             if args is not None:

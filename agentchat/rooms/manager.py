@@ -33,9 +33,11 @@ from agentchat.state.model import AgentStatus, RoomRecord
 from agentchat.xmpp.muc import (
     AFFILIATION_REMOVED,
     BANNED,
+    CONFERENCE_NS,
     CREATED,
     KICKED,
     MEMBERS_ONLY,
+    MUC_USER_NS,
     NICK_CHANGED,
     NON_ANONYMOUS,
     NOW_SEMI_ANONYMOUS,
@@ -56,6 +58,8 @@ if TYPE_CHECKING:
     from agentchat.agents.runtime import Agent
 
 log = logging.getLogger(__name__)
+_MUC_USER_X = f"{{{MUC_USER_NS}}}x"
+_CONFERENCE_X = f"{{{CONFERENCE_NS}}}x"
 
 NICK_ATTEMPTS = 9  # swift-fox, swift-fox-2 … swift-fox-9
 CONTEXT_LINES = 30  # room talk kept as context (when the owner turned it on)
@@ -119,6 +123,11 @@ class RoomManager:
         return self._agents.get(str(to.local).lower())
 
     def claim_message(self, msg: Any) -> bool:
+        if not self._members and msg.xml.find(_MUC_USER_X) is None \
+                and msg.xml.find(_CONFERENCE_X) is None:
+            # In no room and not an invitation (every 1:1 message until an agent joins one):
+            # only a group-chat message from a room it left is ours, to drop.
+            return msg.xml.get("type") == "groupchat" and self._agent_of(msg) is not None
         agent = self._agent_of(msg)
         if agent is None:
             return False

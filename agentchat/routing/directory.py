@@ -19,6 +19,7 @@ class AgentDirectory:
         self._agents = agents
         self._access = access
         self._pool = pool
+        self._contacts: dict[str, tuple[tuple[str, str, str], Contact]] = {}  # see lookup
 
     def manager_contact(self, local: str | None = None) -> Contact:
         return Contact(local=self.manager if local is None else local, kind="manager",
@@ -26,15 +27,22 @@ class AgentDirectory:
                        description="Creates and manages AI coding agents")
 
     def lookup(self, local: str) -> Contact | None:
+        """The contact at ``local`` (every stanza asks: built once per agent and kept)."""
         if local in ("", self.manager):
             return self.manager_contact(local)
         agent = self._agents.get(local)
         if agent is None:
             return None
         record = agent.record
-        return Contact(local=local, kind="agent", nick=local,
-                       description=f"{record.agent_type} in {one_line(record.repo)}: "
-                                   f"{record.task}")
+        key = (record.agent_type, record.repo, record.task)
+        cached = self._contacts.get(local)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        contact = Contact(local=local, kind="agent", nick=local,
+                          description=f"{record.agent_type} in {one_line(record.repo)}: "
+                                      f"{record.task}")
+        self._contacts[local] = (key, contact)
+        return contact
 
     def allowed(self, contact: Contact, sender_bare: str) -> bool:
         if contact.kind == "manager":

@@ -48,6 +48,7 @@ MARKERS_NS = "urn:xmpp:chat-markers:0"
 FLUSH_HOPS = 2  # loop iterations a burst may wait for the rest of itself (see send_raw)
 KEEPALIVE_INTERVAL = 10.0  # seconds between pings through Prosody
 KEEPALIVE_TIMEOUT = 5.0  # no answer by then: the link is dead, reconnect
+_RECEIPT_REQUEST = "{urn:xmpp:receipts}request"
 RECEIPTS_KEPT = 1000  # ids of our messages the owner's client confirmed (newest kept)
 OOB_NS = "jabber:x:oob"
 REFUSED_KEPT = 1000  # fingerprints of stanzas Prosody closed the stream for (newest kept)
@@ -81,7 +82,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         self.connected_event = asyncio.Event()
         self.disconnected_event = asyncio.Event()  # set while the link is down (after a loss)
         self._outbox: collections.deque[Any] = collections.deque()
-        self._inboxes: dict[str, asyncio.Queue[tuple[Contact, str, Message]]] = {}
+        self._inboxes: dict[str, asyncio.Queue[tuple[Contact, str, Message, str]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._receipts: set[asyncio.Future[None]] = set()  # see _receipt_when_saved
         self._reconnect_delay = 0.5
@@ -578,15 +579,18 @@ class AgentComponent(slixmpp.ComponentXMPP):
     # ------------------------------------------------------------------ inbound
 
     def _resolve(self, stanza: Any) -> tuple[Contact | None, str]:
-        to = stanza["to"]
-        local = to.local.lower() if to.domain.lower() == self.domain else None
-        contact = self.directory.lookup(local) if local is not None else None
-        return contact, bare_jid(str(stanza["from"].bare))
+        """(the contact addressed, the sender's bare JID), read off the attributes: Prosody
+        has checked both addresses, and slixmpp's JID objects cost more than the rest of
+        routing a message."""
+        xml = stanza.xml
+        local, _at, domain = xml.get("to", "").split("/", 1)[0].rpartition("@")
+        contact = self.directory.lookup(local.lower()) if domain.lower() == self.domain else None
+        return contact, bare_jid(xml.get("from", ""))
 
     def _on_message_stanza(self, msg: Any) -> None:
         if self.rooms is not None and self.rooms.claim_message(msg):
             return  # group chats have a route of their own (agentchat/rooms)
-        mtype = msg["type"]
+        mtype = msg.xml.get("type") or "normal"
         if mtype == "error":
             log.info("error message from %s: %s", msg["from"], msg["error"]["condition"])
             return
@@ -606,18 +610,20 @@ class AgentComponent(slixmpp.ComponentXMPP):
             seen = msg.xml.find(f"{{{MARKERS_NS}}}{marker}")
             if seen is not None and seen.get("id"):
                 self.inbound.on_displayed(contact, sender, seen.get("id"))
+        body = str(msg["body"])
         has_reactions = msg.xml.find("{urn:xmpp:reactions:0}reactions") is not None
-        if not msg["body"] and not has_reactions and oob_url(msg.xml) is None:
+        if not body and not has_reactions and oob_url(msg.xml) is None:
             return  # chat states, receipts, markers: nothing more to act on
         queue = self._inboxes.get(contact.local)
         if queue is None:
             queue = self._inboxes[contact.local] = asyncio.Queue()
             self._workers[contact.local] = asyncio.ensure_future(self._work(queue))
-        queue.put_nowait((contact, sender, msg))
+        queue.put_nowait((contact, sender, msg, body))
 
-    async def _work(self, queue: asyncio.Queue[tuple[Contact, str, Message]]) -> None:
+    async def _work(self, queue: asyncio.Queue[tuple[Contact, str, Message, str]]) -> None:
         while True:
-            contact, sender, msg = await queue.get()
+            contact, sender, msg, body = await queue.get()
+            msg_id = msg.xml.get("id", "")
             try:
                 reactions = msg.xml.find("{urn:xmpp:reactions:0}reactions")
                 if reactions is not None:
@@ -625,13 +631,12 @@ class AgentComponent(slixmpp.ComponentXMPP):
                     await self.inbound.on_reaction(contact, sender, reactions.get("id", ""),
                                                    emojis)
                 elif (url := oob_url(msg.xml)) is not None:
-                    await self.inbound.on_file(contact, sender, url, msg["body"], msg["id"])
-                elif (replaces := _replaced_id(msg.xml)) is not None and msg["body"]:
-                    await self.inbound.on_correction(contact, sender, msg["body"], msg["id"],
-                                                     replaces)
-                elif msg["body"]:
-                    await self.inbound.on_chat(contact, sender, msg["body"], msg["id"])
-                if msg["request_receipt"] and msg["id"]:
+                    await self.inbound.on_file(contact, sender, url, body, msg_id)
+                elif (replaces := _replaced_id(msg.xml)) is not None and body:
+                    await self.inbound.on_correction(contact, sender, body, msg_id, replaces)
+                elif body:
+                    await self.inbound.on_chat(contact, sender, body, msg_id)
+                if msg_id and msg.xml.find(_RECEIPT_REQUEST) is not None:
                     receipt = asyncio.ensure_future(self._receipt_when_saved(msg))
                     self._receipts.add(receipt)
                     receipt.add_done_callback(self._receipts.discard)
