@@ -525,20 +525,21 @@ class AgentComponent(slixmpp.ComponentXMPP):
                             lambda: self._presence_stanza(local, to, info))
 
     def _emit_presence(self, local: str, to: str, slot: Slot, value: Hashable,
-                       build: Callable[[], Presence]) -> None:
+                       build: Callable[[], Presence | str]) -> None:
         """The one place presences leave: an identical one to the same JID is not repeated
-        (presence_memory.py says when "identical" is forgotten). ``build`` makes the stanza,
-        only if it is sent."""
-        if self._sent_presence.is_news(local, to, slot, value):
-            self._emit(build())
+        (presence_memory.py says when "identical" is forgotten). ``build`` makes the stanza
+        (or its text, see wire.py), only if it is sent."""
+        if not self._sent_presence.is_news(local, to, slot, value):
+            return
+        stanza = build()
+        if not isinstance(stanza, str):
+            self._emit(stanza)
+        elif self._write_now(stanza) is None:
+            self._emit(_RawStanza(self, stanza))
 
     def subscribe(self, local: str, to: str, nick: str) -> None:
-        def build() -> Presence:
-            pres = self.make_presence(pto=to, pfrom=self.jid_of(local), ptype="subscribe")
-            _add_nick(pres, nick)
-            return pres
-
-        self._emit_presence(local, to, "subscription", "subscribe", build)
+        self._emit_presence(local, to, "subscription", "subscribe", lambda: wire.presence(
+            to, self.jid_of(local), uuid.uuid4().hex, ptype="subscribe", nick=nick))
 
     def probe(self, local: str, to: str) -> None:
         """Ask for ``to``'s presence (after a reconnect we know nothing about our users)."""
@@ -557,20 +558,18 @@ class AgentComponent(slixmpp.ComponentXMPP):
         if self._write_now(text) is None:
             self._emit(_RawStanza(self, text))
 
-    def _presence_stanza(self, local: str, to: str, info: PresenceInfo) -> Presence:
+    def _presence_stanza(self, local: str, to: str, info: PresenceInfo) -> str:
         contact = self.directory.lookup(local)
         status = status_text(info.status)  # every status text leaves here
-        if not info.available:
-            pres = self.make_presence(pto=to, pfrom=self.full_jid_of(local),
-                                      ptype="unavailable", pstatus=status)
-        else:
-            pres = self.make_presence(pto=to, pfrom=self.full_jid_of(local),
-                                      pshow=info.show, pstatus=status)
-            if contact is not None:
-                _add_nick(pres, contact.nick)
-        if contact is not None:
-            pres.xml.append(self.entity.caps(contact))  # XEP-0115, so clients enable features
-        return pres
+        caps = None
+        if contact is not None:  # XEP-0115, so clients enable features
+            c = self.entity.caps(contact)
+            caps = (c.get("hash", ""), c.get("node", ""), c.get("ver", ""))
+        return wire.presence(
+            to, self.full_jid_of(local), uuid.uuid4().hex,
+            ptype=None if info.available else "unavailable",
+            show=info.show if info.available else None, status=status,
+            nick=contact.nick if contact is not None and info.available else None, caps=caps)
 
     def announce(self, contact: Contact, to: str) -> None:
         """Send ``to`` the current presence of ``contact``."""

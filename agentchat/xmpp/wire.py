@@ -20,6 +20,8 @@ OOB_NS = "jabber:x:oob"
 RECEIPTS_NS = "urn:xmpp:receipts"
 _END = "</message>"
 CORRECTION_NS = "urn:xmpp:message-correct:0"
+NICK_NS = "http://jabber.org/protocol/nick"
+CAPS_NS = "http://jabber.org/protocol/caps"
 
 
 def text(value: str) -> str:
@@ -74,3 +76,25 @@ def chat_state(mtype: str, to: str, frm: str, state: ChatState) -> str:
     """A standalone XEP-0085 chat state notification."""
     return (f'<message type="{mtype}" to={attr(to)} from={attr(frm)}>'
             f'<{state} xmlns="{CHATSTATES_NS}" /></message>')
+
+
+def presence(
+    to: str, frm: str, stanza_id: str, *, ptype: str | None = None, show: str | None = None,
+    status: str | None = None, nick: str | None = None,
+    caps: tuple[str, str, str] | None = None,
+) -> str:
+    """A presence: ``ptype`` (None: available), XEP-0172 ``nick``, XEP-0115 ``caps`` as
+    (hash, node, ver)."""
+    kind = "" if ptype is None else f' type="{ptype}"'
+    parts = [f"<presence{kind} to={attr(to)} from={attr(frm)} id={attr(stanza_id)}>"]
+    if show:
+        parts.append(f"<show>{text(show)}</show>")
+    if status:
+        parts.append(f"<status>{text(status)}</status>")
+    if nick is not None:
+        parts.append(f'<nick xmlns="{NICK_NS}">{text(nick)}</nick>')
+    if caps is not None:
+        parts.append(f'<c xmlns="{CAPS_NS}" hash={attr(caps[0])} node={attr(caps[1])} '
+                     f"ver={attr(caps[2])} />")
+    parts.append("</presence>")
+    return "".join(parts)
