@@ -208,8 +208,9 @@ class Presenter:
         """Clients stop showing "typing" at a message with a body: say it again (once per burst
         of messages, a moment later) while the agent is still working."""
         self._dropped = True
-        if self._wanted != "composing" or self._refresh is not None:
-            return
+        if self._wanted != "composing" or self._sent_state != "composing" \
+                or self._refresh is not None:
+            return  # (not said yet this turn: the runtime says it once the turn is seen)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -194,6 +194,8 @@ class Agent:
         self._idle_from = self._silent_from = 0.0  # loop times (see _touch)
         self._busy_after = busy_after
         self._busy_handle: asyncio.TimerHandle | None = None  # shows the turn (BUSY_SHOWN_AFTER)
+        self._busy_pending = False  # the running turn is not shown as busy yet
+        self._busy_due = 0.0  # when it will be (loop time)
         self._process_cost = 0.0
         self._process_tokens = 0
         self._lock = asyncio.Lock()
@@ -511,7 +513,7 @@ class Agent:
             self._controls_seen.set()
             # The presence carries the mode. Claude repeats it at every turn's start: only a
             # change is news, and a turn's first BUSY_SHOWN_AFTER stays quiet (see _start_turn).
-            if self.controls.mode != shown_mode and self._busy_handle is None:
+            if self.controls.mode != shown_mode and not self._busy_pending:
                 self._show_state()
         elif isinstance(event, ModelChanged):
             chosen = self.record.model
@@ -552,8 +554,7 @@ class Agent:
         answered, self._turn_pending = self._turn_pending, ()
         self._forget(answered)
         self.busy = False
-        self._cancel_busy()
-        self._cancel_silence()
+        self._cancel_busy()  # the silence timer stays armed: it checks again when it fires
         self.output.chat_state("active")
         self._persist()
         if self.queue:
@@ -812,23 +813,34 @@ class Agent:
         asyncio.get_running_loop().create_task(self.stop_process(AgentStatus.IDLE))
 
     def _show_busy_later(self) -> None:
-        """The busy presence and "typing" once the turn has lasted ``busy_after`` seconds."""
-        self._cancel_busy()
+        """The busy presence and "typing" once the turn has lasted ``busy_after`` seconds.
+
+        One timer serves a run of quick turns (like the silence timer): armed once, it checks
+        when it fires whether the turn running then is due, instead of a timer made and
+        cancelled per turn."""
         if self._busy_after <= 0:
+            self._busy_pending = False
             self._show_state()
             return
-        self._busy_handle = asyncio.get_running_loop().call_later(
-            self._busy_after, self._busy_shown)
+        loop = asyncio.get_running_loop()
+        self._busy_due = loop.time() + self._busy_after
+        self._busy_pending = True
+        if self._busy_handle is None:
+            self._busy_handle = loop.call_at(self._busy_due, self._busy_shown)
 
     def _busy_shown(self) -> None:
         self._busy_handle = None
-        if self.busy:
-            self._show_state()
+        if not (self.busy and self._busy_pending):
+            return
+        loop = asyncio.get_running_loop()
+        if self._busy_due > loop.time():  # a later turn than the one it was armed for
+            self._busy_handle = loop.call_at(self._busy_due, self._busy_shown)
+            return
+        self._busy_pending = False
+        self._show_state()
 
     def _cancel_busy(self) -> None:
-        if self._busy_handle is not None:
-            self._busy_handle.cancel()
-            self._busy_handle = None
+        self._busy_pending = False  # the armed timer, if any, finds nothing to show
 
     def _arm_silence(self) -> None:
         loop = asyncio.get_running_loop()

@@ -182,7 +182,7 @@ def _split_id(text: str, known: Collection[str]) -> tuple[str | None, str]:
         or (_ID_SHAPE_RE.fullmatch(m.group(1).lower()) and classify(m.group(2))[0] != "text")
     ):
         return m.group(1).lower(), m.group(2).strip()
-    m = _SUFFIX_ID_RE.match(text)
+    m = _SUFFIX_ID_RE.match(text) if known or "#" in text else None  # else it cannot count
     if m and (m.group(2) or m.group(3).lower() in known):
         head = m.group(1).strip()
         verb, reason = classify(head)
