@@ -273,17 +273,25 @@ class AgentRegistry:
             self._broker.unregister_agent(name)
             await self._launcher.remove_agent_files(name, worktree)
             raise CreateError(f"cannot save state: {describe(exc)}") from None
-        self._on_live_change()  # the owner is a known user only from now on
         log.info("%s: created for %s in %s%s", name, owner, record.repo,
                  f" (worktree {worktree.path})" if worktree is not None else "")
         jid = self._roster.jid_of(name)
-        self._roster.subscribe(name, owner, nick=name)
-        agent.refresh_presence()
+        # The contact request and the presences (the agent's, the manager's count) follow the
+        # reply: the owner's server handles them in order, and the reply (the agent's address,
+        # usable at once) is what the owner waits for; filing the request is a roster write.
+        asyncio.get_running_loop().call_soon(self._announce_created, agent)
         if first_message is not None:
             task = asyncio.ensure_future(agent.deliver(first_message))  # after the reply
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return jid
+
+    def _announce_created(self, agent: Agent) -> None:
+        if self.agents.get(agent.name) is not agent:
+            return  # killed at once
+        self._roster.subscribe(agent.name, agent.owner, nick=agent.name)
+        self._on_live_change()  # the owner is a known user only from now on
+        agent.refresh_presence()
 
     # ------------------------------------------------------------------ earlier sessions
 

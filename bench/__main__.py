@@ -45,8 +45,11 @@ NOTES = (
     "to its socket. Scale: one message in flight per agent (closed loop), after one round trip "
     "with every agent; replies counted in a 4 s window after 1 s of warm-up; CPU per reply "
     "read from /proc for each process.",
-    "Creation baseline: the account-per-agent design's cost per agent, `prosodyctl register` "
-    "plus a SCRAM login of the new account, timed from the client the same way.",
+    "Creation: task message → the 'created' reply, when the agent answers at its address. "
+    "Baseline: the account-per-agent design's cost to that point, `prosodyctl register` plus a "
+    "SCRAM login of the new account, timed from the client the same way. The subscription "
+    "request follows the reply; both designs send one, so it is timed but not in the ratio "
+    "(until 2026-11-30 the ratio used the later of the two).",
     "Permission baseline: one no-op call to an MCP server built like ours plus one echo round "
     "trip, interleaved with the real calls. CLI turn: the pinned Claude Code CLI against the "
     "scripted API; stamps inside the service split the time.",

@@ -1,6 +1,10 @@
-"""3. Creation: task message → "created" reply and → the agent's subscription request, vs the
-account-per-agent design's cost (``prosodyctl register`` + a SCRAM c2s login) measured the same
-way from the client side."""
+"""3. Creation: task message → "created" reply (the agent exists and answers at the address the
+reply gives), vs the account-per-agent design's cost to the same point (``prosodyctl register``
++ a SCRAM c2s login of the new account), measured the same way from the client side.
+
+The agent's subscription request follows the reply and is timed too, but it is not in the
+ratio: the account-per-agent design sends one as well, after its login, and what it costs
+(the owner's server files it in their roster) is the server's, the same in both designs."""
 
 from __future__ import annotations
 
@@ -35,15 +39,15 @@ async def run(ctx: Ctx) -> None:
     def p(values: list[int], q: float = 50) -> float:
         return percentile(values, q) / 1e6
 
-    ours = max(p(created), p(subscribed))
-    ratio = p(seed) / ours
+    ratio = p(seed) / p(created)
     ctx.results.add(
         Row("Creation", f"task → 'created' reply p50 / p99 ({len(created)})",
             f"{fmt_ms(p(created))} / {fmt_ms(p(created, 99))}",
             f"{fmt_ms(p(seed))} / {fmt_ms(p(seed, 99))}", f"{ratio:.0f}× faster",
             f"≥ {TARGET_RATIO:.0f}×", ratio >= TARGET_RATIO),
-        Row("Creation", "task → subscription request p50 / p99",
-            f"{fmt_ms(p(subscribed))} / {fmt_ms(p(subscribed, 99))}"),
+        Row("Creation", "task → subscription request p50 / p99 (after the reply)",
+            f"{fmt_ms(p(subscribed))} / {fmt_ms(p(subscribed, 99))}", "",
+            "both designs send it"),
         Row("Creation", f"seed: register / SCRAM login p50 ({len(seed)})", "",
             f"{fmt_ms(p(register))} / {fmt_ms(p(login))}"),
     )
