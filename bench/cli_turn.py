@@ -96,7 +96,7 @@ async def run(ctx: Ctx) -> None:
                                          agent_env=claude_env(ctx.world.root / "claude", api))
         received: list[tuple[int, tuple[Any, ...]]] = []
         sent: list[tuple[int, tuple[Any, ...]]] = []
-        stamp_calls(service, "on_chat", received)
+        stamp_calls(service.inbound, "on_chat", received)
         stamp_calls(service.component, "send_chat", sent)
         await service.start()
         try:

@@ -52,7 +52,7 @@ async def run(ctx: Ctx) -> None:
     secret = secrets.token_urlsafe(32)
     ctx.service.broker.register_agent(name, owner.jid, secret, cwd)
     received: list[tuple[int, tuple[Any, ...]]] = []
-    stamp_calls(ctx.service.broker, "request", received)
+    stamp_calls(ctx.service.broker, "request_for", received)
     assert ctx.service.mcp is not None
     noop: RunningServer = await serve(noop_app(), 0)
     try:
