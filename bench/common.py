@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import platform
+import re
 import secrets
 import shutil
 import subprocess
@@ -127,7 +128,9 @@ def machine_line() -> str:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         about = subprocess.run(["prosodyctl", "about"], capture_output=True, text=True,
                                timeout=10).stdout
-        prosody = about.splitlines()[0].strip() if about.strip() else prosody
+        # its first line, unless warnings come first (a missing optional Lua library)
+        prosody = next((line.strip() for line in about.splitlines()
+                        if re.match(r"Prosody \d", line)), prosody)
     return (
         f"{time.strftime('%Y-%m-%d')} · {cpu} · {os.cpu_count()} CPUs · "
         f"Python {platform.python_version()} · {prosody}"
