@@ -319,6 +319,18 @@ async def test_the_first_message_of_an_answer_has_an_id_that_an_answer_again_cor
     assert not await restarted.answer_unanswered()  # nothing left
 
 
+async def answer_both(adapter: FakeAdapter, port: FakePort) -> None:
+    """The agent answers "m8"; only then does "m9" reach it, and it is answered too."""
+    adapter.emit(AssistantText("answer 8"))
+    adapter.sent_event.clear()
+    adapter.emit(done())
+    await asyncio.wait_for(adapter.sent_event.wait(), 5)
+    assert adapter.sent == ["m8", "m9"]
+    adapter.emit(AssistantText("answer 9"))
+    adapter.emit(done())
+    await port.wait_for(lambda: any("answer 9" in b for b in port.bodies()))
+
+
 def _owed(*texts: str, taken: int) -> list[PendingMessage]:
     """Messages a killed agentchat left unanswered: the first ``taken`` were with its agent."""
     return [PendingMessage(message_key(f"id-{t}", t), t, taken=i < taken)
@@ -344,14 +356,7 @@ async def test_after_a_restart_what_was_left_unanswered_goes_first_and_alone() -
         FakeAdapter.start_gate = None
     adapter = FakeAdapter.instances[-1]
     assert adapter.sent == ["m8"]  # m9 waits for the owed turn to end
-    adapter.emit(AssistantText("answer 8"))
-    adapter.sent_event.clear()
-    adapter.emit(done())
-    await asyncio.wait_for(adapter.sent_event.wait(), 5)
-    assert adapter.sent == ["m8", "m9"]
-    adapter.emit(AssistantText("answer 9"))
-    adapter.emit(done())
-    await port.wait_for(lambda: "answer 9" in port.bodies())
+    await answer_both(adapter, port)
     await asyncio.wait_for(agent.turn_done.wait(), 5)
     m8 = message_key("id-m8", "m8")
     assert [b for b in port.bodies() if "answer" in b] == [
@@ -384,14 +389,7 @@ async def test_owed_messages_are_answered_in_the_turns_they_had() -> None:
     assert await agent.answer_unanswered()
     adapter = FakeAdapter.instances[-1]
     assert adapter.sent == ["m8"]
-    adapter.emit(AssistantText("answer 8"))
-    adapter.sent_event.clear()
-    adapter.emit(done())
-    await asyncio.wait_for(adapter.sent_event.wait(), 5)
-    assert adapter.sent == ["m8", "m9"]
-    adapter.emit(AssistantText("answer 9"))
-    adapter.emit(done())
-    await port.wait_for(lambda: any("answer 9" in b for b in port.bodies()))
+    await answer_both(adapter, port)
     m8, m9 = (answer_id("swift-fox", message_key(f"id-{t}", t)) for t in ("m8", "m9"))
     assert [b for b in port.bodies() if "answer" in b] == [
         f"[correct {m8}] answer 8", f"[correct {m9}] answer 9"]
