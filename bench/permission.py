@@ -88,7 +88,7 @@ async def run(ctx: Ctx) -> None:
             fmt_ms(p(request_half))),
         Row("Permission", "whole round trip without the human p50 / p99",
             f"{fmt_ms(p(total))} / {fmt_ms(p(total, 99))}",
-            f"{fmt_ms(p(baseline))} / {fmt_ms(p(baseline, 99))}", f"+{overhead:.2f} ms",
+            f"{fmt_ms(p(baseline))} / {fmt_ms(p(baseline, 99))}", f"{overhead:+.2f} ms",
             f"≤ +{TARGET_MS:.0f} ms", overhead <= TARGET_MS),
         Row("Permission", "baseline parts: no-op MCP call / echo round trip p50", "",
             f"{fmt_ms(p([r['noop'] for r in rows]))} / {fmt_ms(p([r['echo'] for r in rows]))}"),

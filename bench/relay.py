@@ -37,9 +37,9 @@ async def run(ctx: Ctx) -> None:
     n = len(result["rtts"]["agentchat"])
     ctx.results.add(
         Row("Relay", f"round trip p50 ({n} sequential)", fmt_ms(ours50), fmt_ms(echo50),
-            f"+{ours50 - echo50:.2f} ms", f"≤ +{TARGET_MS} ms", ours50 - echo50 <= TARGET_MS),
+            f"{ours50 - echo50:+.2f} ms", f"≤ +{TARGET_MS} ms", ours50 - echo50 <= TARGET_MS),
         Row("Relay", "round trip p99", fmt_ms(ours99), fmt_ms(echo99),
-            f"+{ours99 - echo99:.2f} ms"),
+            f"{ours99 - echo99:+.2f} ms"),
         Row("Relay", "stanzas / bytes per turn, as the component writes them",
             per_turn["agentchat"], per_turn["echo"]),
     )
