@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 RESOURCE = "agentchat"
 OUTBOX_LIMIT = 20_000
-CHATSTATES_NS = "http://jabber.org/protocol/chatstates"
 MARKERS_NS = "urn:xmpp:chat-markers:0"
 FLUSH_HOPS = 2  # loop iterations a burst may wait for the rest of itself (see send_raw)
 KEEPALIVE_INTERVAL = 10.0  # seconds between pings through Prosody
@@ -474,12 +473,19 @@ class AgentComponent(slixmpp.ComponentXMPP):
         text = wire.message(mtype, to, frm, msg_id, body, receipt=mtype == "chat",
                             markable=markable, replace=replace, oob_url=oob_url)
         self._remember_latest(mtype, frm, to, replace or msg_id, body, oob_url)
-        index = self._write_now(text)
-        if index is None:
-            self._emit(_RawStanza(self, text, ((frm, to), msg_id, replace) if replace else None))
-        else:
+        index = self._send_text(text, ((frm, to), msg_id, replace) if replace else None)
+        if index is not None:
             self._unwritten_body[(frm, to)] = index
         return self._note_sent(msg_id)
+
+    def _send_text(self, text: str,
+                   correction: tuple[tuple[str, str], str, str] | None = None) -> int | None:
+        """A stanza built as text (wire.py): into this burst's write when it can go now
+        (its index there), else through slixmpp's queue or the outbox, in order (None)."""
+        index = self._write_now(text)
+        if index is None:
+            self._emit(_RawStanza(self, text, correction))
+        return index
 
     def _write_now(self, text: str) -> int | None:
         """Put ``text`` into this burst's write, skipping slixmpp's send queue, if nothing is
@@ -535,10 +541,10 @@ class AgentComponent(slixmpp.ComponentXMPP):
         if not self._sent_presence.is_news(local, to, slot, value):
             return
         stanza = build()
-        if not isinstance(stanza, str):
+        if isinstance(stanza, str):
+            self._send_text(stanza)
+        else:
             self._emit(stanza)
-        elif self._write_now(stanza) is None:
-            self._emit(_RawStanza(self, stanza))
 
     def subscribe(self, local: str, to: str, nick: str) -> None:
         self._emit_presence(local, to, "subscription", "subscribe", lambda: wire.presence(
@@ -557,9 +563,7 @@ class AgentComponent(slixmpp.ComponentXMPP):
         if index is not None and state == "active":
             self._write_buffer[index] = wire.with_state(self._write_buffer[index], state)
             return
-        text = wire.chat_state(self._mtype(to), to, frm, state)
-        if self._write_now(text) is None:
-            self._emit(_RawStanza(self, text))
+        self._send_text(wire.chat_state(self._mtype(to), to, frm, state))
 
     def _presence_stanza(self, local: str, to: str, info: PresenceInfo) -> str:
         contact = self.directory.lookup(local)
@@ -782,12 +786,6 @@ def _describe(stanza: str) -> str:
     kind = stanza[1:].split(" ", 1)[0].split(">", 1)[0]
     return (f"<{for_log(kind, 20)}> from {for_log(addresses.get('from', '?'), 80)} "
             f"to {for_log(addresses.get('to', '?'), 80)}: {for_log(stanza, 300)}")
-
-
-def _add_nick(stanza: Any, nick: str) -> None:
-    """XEP-0172 nick, so clients show ``swift-fox`` rather than the JID when asked to add it."""
-    element = ET.SubElement(stanza.xml, "{http://jabber.org/protocol/nick}nick")
-    element.text = nick
 
 
 __all__ = ["AgentComponent", "Iq"]
