@@ -31,6 +31,7 @@ from agentchat.agents.controls import (
     resolve_model,
     tokens_text,
 )
+from agentchat.agents.deadline import Deadline
 from agentchat.agents.events import (
     AgentEvent,
     AssistantText,
@@ -188,14 +189,12 @@ class Agent:
             collections.OrderedDict()
         self.started_at: float | None = None  # monotonic, current process
         self._pump_task: asyncio.Task[None] | None = None
-        self._idle_handle: asyncio.TimerHandle | None = None
+        self._idle = Deadline(self._idle_fired)  # the process stops when idle this long
         self._silence_warning = silence_warning
-        self._silence_handle: asyncio.TimerHandle | None = None
-        self._idle_from = self._silent_from = 0.0  # loop times (see _touch)
+        self._silence = Deadline(self._silence_fired)  # a turn that says nothing this long
         self._busy_after = busy_after
-        self._busy_handle: asyncio.TimerHandle | None = None  # shows the turn (BUSY_SHOWN_AFTER)
-        self._busy_pending = False  # the running turn is not shown as busy yet
-        self._busy_due = 0.0  # when it will be (loop time)
+        # pending while the running turn is not shown as busy yet (BUSY_SHOWN_AFTER)
+        self._busy_shown = Deadline(self._show_busy)
         self._process_cost = 0.0
         self._process_tokens = 0
         self._lock = asyncio.Lock()
@@ -396,7 +395,7 @@ class Agent:
                 self.after_crash = False
             else:
                 via.anchor(None)
-            self._arm_silence()
+            self._silence.start(self._silence_warning)
             self.output.working()
             self._show_busy_later()
             try:
@@ -405,7 +404,7 @@ class Agent:
             except Exception as exc:  # the process died between start and send
                 log.warning("%s: could not send to the process: %s", self.name, exc)
                 self.busy = False
-                self._cancel_busy()
+                self._busy_shown.stop()
                 self.turn_done.set()
                 self._turn_pending = ()
                 via.anchor(None)
@@ -477,7 +476,7 @@ class Agent:
     async def _on_event(self, event: AgentEvent, adapter: AgentAdapter) -> None:
         self._touch()
         if self.busy:
-            self._arm_silence()
+            self._silence.start(self._silence_warning)
         if isinstance(event, AssistantText):
             if event.text.strip():
                 self.output.final(event.text)
@@ -513,7 +512,7 @@ class Agent:
             self._controls_seen.set()
             # The presence carries the mode. Claude repeats it at every turn's start: only a
             # change is news, and a turn's first BUSY_SHOWN_AFTER stays quiet (see _start_turn).
-            if self.controls.mode != shown_mode and not self._busy_pending:
+            if self.controls.mode != shown_mode and not self._busy_shown.pending:
                 self._show_state()
         elif isinstance(event, ModelChanged):
             chosen = self.record.model
@@ -554,7 +553,7 @@ class Agent:
         answered, self._turn_pending = self._turn_pending, ()
         self._forget(answered)
         self.busy = False
-        self._cancel_busy()  # the silence timer stays armed: it checks again when it fires
+        self._busy_shown.stop()
         self.output.chat_state("active")
         self._persist()
         if self.queue:
@@ -578,8 +577,8 @@ class Agent:
         self._pool.release(self.name)
         was_busy = self.busy
         self.busy = False
-        self._cancel_busy()
-        self._cancel_silence()
+        self._busy_shown.stop()
+        self._silence.stop()
         self.output.end_stream()
         self.output.anchor(None)
         self.turn_done.set()
@@ -729,7 +728,7 @@ class Agent:
 
     async def stop_process(self, status: AgentStatus) -> None:
         """Stop the CLI process (idle, shutdown) but keep the agent resumable."""
-        self._cancel_idle()
+        self._idle.stop()
         adapter = self.adapter
         if adapter is None:
             if self.record.status is not AgentStatus.ENDED:
@@ -747,7 +746,7 @@ class Agent:
 
     async def discard(self) -> None:
         """Stop the process of an agent whose creation is being undone (nothing is said)."""
-        self._cancel_idle()
+        self._idle.stop()
         adapter = self.adapter
         if adapter is None:
             return
@@ -780,32 +779,13 @@ class Agent:
 
     # ----------------------------------------------------------------- idle
 
-    # The idle and silence timers count from the latest activity. They are moved lazily: an
-    # activity only notes the time, and the armed timer, when it fires, sleeps again for what
-    # is left (re-arming two loop timers at every event was a good part of a quick turn's cost).
-
     def _touch(self) -> None:
         if self.adapter is None:
-            self._cancel_idle()
-            return
-        loop = asyncio.get_running_loop()
-        self._idle_from = loop.time()
-        if self._idle_handle is None:
-            self._idle_handle = loop.call_at(self._idle_from + self._idle_timeout,
-                                             self._idle_fired)
-
-    def _cancel_idle(self) -> None:
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
+            self._idle.stop()
+        else:
+            self._idle.start(self._idle_timeout)
 
     def _idle_fired(self) -> None:
-        self._idle_handle = None
-        loop = asyncio.get_running_loop()
-        due = self._idle_from + self._idle_timeout
-        if due > loop.time():  # touched since the timer was armed
-            self._idle_handle = loop.call_at(due, self._idle_fired)
-            return
         if self.busy or (self._gate is not None and self._gate.pending_count(self.name)):
             self._touch()
             return
@@ -813,65 +793,28 @@ class Agent:
         asyncio.get_running_loop().create_task(self.stop_process(AgentStatus.IDLE))
 
     def _show_busy_later(self) -> None:
-        """The busy presence and "typing" once the turn has lasted ``busy_after`` seconds.
-
-        One timer serves a run of quick turns (like the silence timer): armed once, it checks
-        when it fires whether the turn running then is due, instead of a timer made and
-        cancelled per turn."""
-        if self._busy_after <= 0:
-            self._busy_pending = False
+        """The busy presence and "typing" once the turn has lasted ``busy_after`` seconds."""
+        if self._busy_after > 0:
+            self._busy_shown.start(self._busy_after)
+        else:
+            self._busy_shown.stop()
             self._show_state()
-            return
-        loop = asyncio.get_running_loop()
-        self._busy_due = loop.time() + self._busy_after
-        self._busy_pending = True
-        if self._busy_handle is None:
-            self._busy_handle = loop.call_at(self._busy_due, self._busy_shown)
 
-    def _busy_shown(self) -> None:
-        self._busy_handle = None
-        if not (self.busy and self._busy_pending):
-            return
-        loop = asyncio.get_running_loop()
-        if self._busy_due > loop.time():  # a later turn than the one it was armed for
-            self._busy_handle = loop.call_at(self._busy_due, self._busy_shown)
-            return
-        self._busy_pending = False
-        self._show_state()
-
-    def _cancel_busy(self) -> None:
-        self._busy_pending = False  # the armed timer, if any, finds nothing to show
-
-    def _arm_silence(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._silent_from = loop.time()
-        if self._silence_handle is None:
-            self._silence_handle = loop.call_at(self._silent_from + self._silence_warning,
-                                                self._silence_fired)
-
-    def _cancel_silence(self) -> None:
-        if self._silence_handle is not None:
-            self._silence_handle.cancel()
-            self._silence_handle = None
+    def _show_busy(self) -> None:
+        if self.busy:
+            self._show_state()
 
     def _silence_fired(self) -> None:
         """A turn that says nothing for long is reported, not waited on silently."""
-        self._silence_handle = None
         if not self.busy:
             return
-        loop = asyncio.get_running_loop()
-        due = self._silent_from + self._silence_warning
-        if due > loop.time():  # the agent said something since the timer was armed
-            self._silence_handle = loop.call_at(due, self._silence_fired)
-            return
-        if self._gate is not None and self._gate.pending_count(self.name):
-            self._arm_silence()  # waiting for the owner is not the agent being stuck
-            return
-        self.say(
-            f"⏳ No output from the agent for {format_duration(self._silence_warning)}. It may "
-            "be stuck; send 'stop' to interrupt the turn, or keep waiting."
-        )
-        self._arm_silence()
+        if self._gate is None or not self._gate.pending_count(self.name):
+            # (waiting for the owner is not the agent being stuck)
+            self.say(
+                f"⏳ No output from the agent for {format_duration(self._silence_warning)}. It "
+                "may be stuck; send 'stop' to interrupt the turn, or keep waiting."
+            )
+        self._silence.start(self._silence_warning)
 
     # ----------------------------------------------------------------- presentation
 
