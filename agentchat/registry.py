@@ -48,7 +48,7 @@ from agentchat.state.saver import StateSaver
 from agentchat.state.store import StateError, StateStore
 from agentchat.workspace import WorkspaceError, list_repos, resolve_repo
 from agentchat.worktrees.chat import GitChat
-from agentchat.worktrees.git import GitError, add_worktree, branch_for, repo_info
+from agentchat.worktrees.git import GitError, RepoInfo, add_worktree, branch_for, repo_info
 from agentchat.xmpp.access import AccessPolicy
 
 log = logging.getLogger(__name__)
@@ -208,10 +208,11 @@ class AgentRegistry:
             raise CreateError(f"unknown agent type '{request.agent_type}'")
         cwd = self._creation_checks(request.repo)
         name = self._new_name()
-        wanted = request.worktree
-        if wanted is None:  # work.worktrees, where the repository is a git repository
-            wanted = self.config.work.worktrees and await repo_info(cwd) is not None
-        worktree = await self._make_worktree(name, cwd) if wanted else None
+        wanted = self.config.work.worktrees if request.worktree is None else request.worktree
+        info = await repo_info(cwd) if wanted else None  # asked once, also for the worktree
+        if request.worktree is None and info is None:
+            wanted = False  # work.worktrees applies where the repository is a git repository
+        worktree = await self._make_worktree(name, cwd, info) if wanted else None
         now = time.time()
         record = AgentRecord(
             name=name, owner=owner, agent_type=request.agent_type, repo=request.repo,
@@ -221,9 +222,10 @@ class AgentRegistry:
         )
         return await self._launch(record, request.task)
 
-    async def _make_worktree(self, name: str, repo: Path) -> WorktreeRecord:
-        """A worktree for a new agent; ``CreateError`` says why not (not a git repository…)."""
-        info = await repo_info(repo)
+    async def _make_worktree(self, name: str, repo: Path, info: RepoInfo | None
+                             ) -> WorktreeRecord:
+        """A worktree for a new agent in ``repo`` (``info``: its ``repo_info``);
+        ``CreateError`` says why not (not a git repository…)."""
         if info is None:
             raise CreateError(f"'{repo.name}' is not a git repository, so it cannot have a "
                               "worktree of its own. Create the agent without 'wt' (it then "
