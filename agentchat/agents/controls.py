@@ -68,11 +68,10 @@ def is_bypass(choice: Choice) -> bool:
 
 def resolve_mode(word: str, available: Sequence[Choice]) -> Choice | None:
     """The offered mode ``word`` names: the agent's own id or name, or a neutral word."""
-    wanted = word.strip().lower()
-    for choice in available:
-        if wanted in (choice.id.lower(), choice.name.lower()):
-            return choice
-    for alias in _ALIASES.get(wanted, ()):
+    found = resolve_model(word, available)  # by id or name, as for models
+    if found is not None:
+        return found
+    for alias in _ALIASES.get(word.strip().lower(), ()):
         for choice in available:
             if choice.id == alias:
                 return choice
@@ -97,7 +96,7 @@ def mode_label(mode_id: str) -> str:
 def _choice_line(choice: Choice, current: str, note: str = "") -> str:
     mark = "▸" if choice.id == current else " "
     word = neutral_of(choice.id)
-    head = f"{word} ({choice.id})" if word and word != choice.id else choice.id
+    head = mode_label(choice.id)
     about = one_line(choice.description or (NEUTRAL.get(word, "") if word else ""))
     if len(about) > 160:
         about = about[:159].rstrip() + "…"
@@ -158,22 +157,19 @@ class SessionControls:
         """``Context: 41.2k of 200k tokens (21%)`` where known."""
         if self.context_tokens is None:
             return None
-        line = f"Context: {_tokens(self.context_tokens)}"
+        line = f"Context: {tokens_text(self.context_tokens)}"
         if self.context_window:
-            line += f" of {_tokens(self.context_window)} tokens ({self.context_percent()}%)"
+            line += f" of {tokens_text(self.context_window)} tokens ({self.context_percent()}%)"
         else:
             line += " tokens"
         return line
 
 
-def _tokens(n: int) -> str:
+def tokens_text(n: int) -> str:
+    """A token count as people read it: 950, 12.5k, 1.2M."""
     if n >= 1_000_000:
         return f"{n / 1_000_000:.1f}M".replace(".0M", "M")
     if n >= 1000:
         return f"{n / 1000:.1f}k".replace(".0k", "k")
     return str(n)
 
-
-def tokens_text(n: int) -> str:
-    """A token count as people read it: 950, 12.5k, 1.2M."""
-    return _tokens(n)
