@@ -123,7 +123,7 @@ class ClaudeCodeAdapter:
     @property
     def running(self) -> bool:
         """True while the process is alive and accepts input."""
-        return self._process.proc is not None and self._process.stdin_open
+        return self._process.stdin_open
 
     async def start(self) -> None:
         """Spawn the CLI; ``AgentStartError`` names the binary or directory that failed."""
