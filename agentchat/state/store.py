@@ -67,6 +67,14 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def encode(state: ServiceState) -> str:
     """The state file's text: one line per agent (readable, and each line is encoded by the
     json module's C encoder, which ``indent`` would turn off: about 5 times the CPU, paid on every
@@ -129,12 +137,8 @@ class StateStore:
 
     def sync(self) -> None:
         """Flush the state file and its directory (the rename) to the device."""
-        for path, flags in ((self.path, os.O_RDONLY), (self.path.parent, os.O_RDONLY)):
-            fd = os.open(path, flags)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        _fsync(self.path)
+        _fsync(self.path.parent)
 
     def save(self, state: ServiceState) -> None:
         self.write(encode(state))
@@ -157,10 +161,5 @@ class StateStore:
             self._keep_backup()  # only a version that parses becomes the backup
         os.replace(tmp, self.path)
         self._known = _identity(self.path)
-        if not fsync:
-            return  # the rename too: ``sync`` flushes the directory with the file
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        if fsync:  # the rename too (else ``sync`` flushes the directory with the file)
+            _fsync(self.path.parent)
