@@ -104,8 +104,7 @@ class InboundRouter:
             return
         agent = self._agents[contact.local]
         await agent.handle_owner_text(body, msg_id)
-        if agent.record.status is AgentStatus.ENDED:
-            self._rooms.leave_all(agent, "the agent ended")
+        self._leave_rooms_if_ended(agent)
 
     async def on_correction(self, contact: Contact, sender_bare: str, body: str, msg_id: str,
                             replaces: str) -> None:
@@ -117,6 +116,10 @@ class InboundRouter:
             return
         agent = self._agents[contact.local]
         await agent.handle_correction(replaces, body, msg_id)
+        self._leave_rooms_if_ended(agent)
+
+    def _leave_rooms_if_ended(self, agent: Agent) -> None:
+        """An owner's message may end the agent (``quit``): it leaves its rooms then."""
         if agent.record.status is AgentStatus.ENDED:
             self._rooms.leave_all(agent, "the agent ended")
 
