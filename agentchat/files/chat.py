@@ -61,19 +61,17 @@ class FileChat:
         agent.presenter.link(sent.url)
         return sent
 
-    async def get(self, agent: Agent, path: str) -> None:
-        """The owner's ``get <path>``."""
+    async def get(self, agent: Agent, path: str, tree: Path | None = None) -> None:
+        """The owner's ``get <path>``; ``tree``: a folder of files agentchat made for the
+        owner (``diff patch``) instead of the agent's working tree."""
         try:
-            await self._send(agent, path)
+            await self._send(agent, path, tree=tree)
         except FileRefused as exc:
             agent.say(f"⚠️ {exc}")
 
     async def send_from(self, agent: Agent, folder: Path, name: str) -> None:
-        """A file agentchat made for the owner (``diff patch``), sent like ``get`` sends."""
-        try:
-            await self._send(agent, name, tree=folder)
-        except FileRefused as exc:
-            agent.say(f"⚠️ {exc}")
+        """A file agentchat made for the owner, sent like ``get`` sends."""
+        await self.get(agent, name, tree=folder)
 
     async def tool(self, name: str, path: str, caption: str) -> str:
         """The agent's ``send_file`` MCP tool; the result text is what Claude reads."""
