@@ -154,7 +154,7 @@ def classify(text: str) -> tuple[Verb, str | None]:
     core = trim(stripped).lower()
     if not core:
         return "text", None
-    tokens = re.findall(r"[\w']+", core)
+    tokens = _words(core)
     if _ALWAYS_RE.match(" ".join(tokens)):
         return "always", None
     if tokens and tokens[0] in YES_WORDS and all(t in FILLER for t in tokens[1:]):
@@ -164,6 +164,11 @@ def classify(text: str) -> tuple[Verb, str | None]:
         reason = m.group(1).strip()
         return "deny", (reason if trim(reason) else None)
     return "text", None
+
+
+def _words(text: str) -> list[str]:
+    """The words of an answer (trimmed, lower case) as the patterns read them."""
+    return re.findall(r"[\w']+", text)
 
 
 def _split_id(text: str, known: Collection[str]) -> tuple[str | None, str]:
@@ -229,8 +234,7 @@ def parse_answer(
         return Ambiguous(None, None, target)
     if kind == "question":
         return Choice(target, rest)
-    if kind == "plan" and _PLAN_EDITS_RE.match(" ".join(re.findall(r"[\w']+",
-                                                                   trim(rest).lower()))):
+    if kind == "plan" and _PLAN_EDITS_RE.match(" ".join(_words(trim(rest).lower()))):
         return AllowEdits(target)
     verb, reason = classify(rest)
     if verb == "allow":
