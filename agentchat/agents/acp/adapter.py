@@ -210,10 +210,7 @@ class AcpAdapter:
             await self._conn.set_session_mode(session_id=self.session_id, mode_id=self._mode)
             self._queue.put_nowait(ModeChanged(self._mode))
         elif wanted is not None and wanted.id != current:
-            try:
-                self._queue.put_nowait(ModeChanged(await self.set_mode(wanted.id)))
-            except ControlError as exc:
-                self._notice(f"ℹ️ {self.label} did not switch to mode {wanted.id}: {exc}")
+            await self._try_mode(wanted.id)
         if self.spec.model and self._model_option:
             try:
                 await self.set_model(self.spec.model)
@@ -257,6 +254,10 @@ class AcpAdapter:
 
     async def _switch_mode(self, mode: str) -> None:
         await asyncio.sleep(0)  # after the permission answer is on its way
+        await self._try_mode(mode)
+
+    async def _try_mode(self, mode: str) -> None:
+        """Switch; the owner hears it when the agent refuses."""
         try:
             self._queue.put_nowait(ModeChanged(await self.set_mode(mode)))
         except ControlError as exc:
