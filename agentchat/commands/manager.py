@@ -102,9 +102,15 @@ def _status(args: list[str], text: str) -> Status | Invalid:
     return Status(local_part(args[0]) if args else None)
 
 
+def _after_verb(text: str) -> str:
+    """Everything after the verb, as typed (a task keeps its line breaks, a repository
+    name its spaces)."""
+    rest = text.strip().split(None, 1)
+    return rest[1].strip() if len(rest) > 1 else ""
+
+
 def _sessions(args: list[str], text: str) -> Sessions:
-    rest = text.strip().split(None, 1)  # a repository name may have spaces
-    return Sessions(rest[1].strip() if len(rest) > 1 else None)
+    return Sessions(_after_verb(text) or None)
 
 
 def _resume(args: list[str], text: str) -> Resume | Invalid:
@@ -120,9 +126,7 @@ async def _help(call: ManagerCall, args: object) -> str:
 
 
 def _new_words(args: list[str], text: str) -> New:
-    """Everything after the verb, as typed (a task keeps its line breaks)."""
-    stripped = text.strip()
-    return New(stripped[len(stripped.split()[0]):].strip())
+    return New(_after_verb(text))
 
 
 async def _new(call: ManagerCall, args: New) -> None:
