@@ -310,9 +310,11 @@ class AgentRegistry:
             raise CreateError(f"unknown agent type '{info.agent_type}'")
         cwd = self._creation_checks(info.repo)
         name = self._new_name()
-        in_use = self._sessions.in_use(kind, info)
+        # file walks and a copy (a transcript may be large): off the loop
+        in_use = await asyncio.to_thread(self._sessions.in_use, kind, info)
         try:
-            self._sessions.copy_into(kind, info, self._launcher.agent_home(name), cwd)
+            await asyncio.to_thread(self._sessions.copy_into, kind, info,
+                                    self._launcher.agent_home(name), cwd)
         except (OSError, NotFound) as exc:
             await self._launcher.remove_agent_files(name, None)
             why = describe(exc) if isinstance(exc, OSError) else str(exc)

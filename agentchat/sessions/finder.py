@@ -97,8 +97,9 @@ class SessionFinder:
             log.warning("%s: session/list failed: %s", kind.label, exc)
             why = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
             return [], f"{kind.label}: could not list its sessions ({why[:200]})."
-        return [attrs.evolve(s, in_use=self._acp_in_use(kind, s.session_id))
-                for s in listed], None
+        # off the loop, like the Claude listing: each check walks the agent's session files
+        return await asyncio.to_thread(lambda: [
+            attrs.evolve(s, in_use=self._acp_in_use(kind, s.session_id)) for s in listed]), None
 
     # ----------------------------------------------------------------- in use
 
