@@ -27,6 +27,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from agentchat.sessions.model import SessionInfo
@@ -274,12 +275,12 @@ def list_sessions(config_dir: Path, cwd: Path, repo: str, *, agent_type: str = "
             if not _SESSION_FILE.match(entry.name):
                 continue
             try:
-                stat = entry.lstat()
+                found = entry.lstat()
             except OSError:
                 continue
-            if entry.is_symlink() or not entry.is_file():
+            if not S_ISREG(found.st_mode):  # (lstat: never a link) a regular file only
                 continue
-            candidates.append((stat.st_mtime, stat.st_size, entry))
+            candidates.append((found.st_mtime, found.st_size, entry))
     candidates.sort(key=lambda c: c[0], reverse=True)
     open_now = open_sessions(config_dir)
     out: list[SessionInfo] = []
