@@ -57,32 +57,29 @@ class GitChat:
         wt = record.worktree
         if wt is not None:
             base, env, what = wt.base, worktree_env(wt), f"Branch {one_line(wt.branch)}"
+            since = f"since {wt.base[:10]}"
         else:
             if await repo_info(tree) is None:
                 agent.say(f"'{one_line(record.repo)}' is not a git repository: there is no "
                           "diff to show.")
                 return
             base, env, what = "HEAD", None, f"{one_line(record.repo)} (its own checkout)"
+            since = "against HEAD"
         try:
             changes = await diff(tree, base, sandbox=self._sandbox_of(record), env=env)
         except GitError as exc:
             agent.say(f"⚠️ git diff failed: {exc}")
             return
-        since = f"since {base[:10]}" if wt is not None else "against HEAD"
         if not changes.patch.strip():
             agent.say(f"{what}: no changes {since}.")
             return
         if as_patch:
             await self._send_patch(agent, changes.patch)
             return
-        text = f"{what}, changes {since}:\n{code_block(changes.stat)}"
-        patch = changes.patch
-        cut = len(patch) - DIFF_CHAT_CHARS
-        if cut > 0 or changes.truncated:
-            patch = patch[:DIFF_CHAT_CHARS]
-            text += f"\n{code_block(patch)}\n✂️ The diff is cut here. {diff_help(record.name)}"
-        else:
-            text += f"\n{code_block(patch)}"
+        text = (f"{what}, changes {since}:\n{code_block(changes.stat)}\n"
+                f"{code_block(changes.patch[:DIFF_CHAT_CHARS])}")
+        if len(changes.patch) > DIFF_CHAT_CHARS or changes.truncated:
+            text += f"\n✂️ The diff is cut here. {diff_help(record.name)}"
         agent.say(text)
 
     async def _send_patch(self, agent: Agent, patch: str) -> None:
