@@ -102,7 +102,7 @@ async def run_git(args: Sequence[str], *, cwd: Path, sandbox: SandboxPolicy | No
 
 async def _read(proc: asyncio.subprocess.Process, limit: int) -> tuple[bytes, bytes]:
     assert proc.stdout is not None and proc.stderr is not None
-    err_task = asyncio.ensure_future(proc.stderr.read(64 * 1024))
+    err_task = asyncio.ensure_future(_tail(proc.stderr, 64 * 1024))
     out = b""
     while chunk := await proc.stdout.read(64 * 1024):
         if len(out) <= limit:  # beyond it, only drained so git can finish
@@ -110,6 +110,15 @@ async def _read(proc: asyncio.subprocess.Process, limit: int) -> tuple[bytes, by
     err = await err_task
     await proc.wait()
     return out, err
+
+
+async def _tail(stream: asyncio.StreamReader, keep: int) -> bytes:
+    """The last ``keep`` bytes of a stream read to its end (git's error is its last line;
+    a single read returned only its first chunk, and an unread pipe could stall git)."""
+    data = b""
+    while chunk := await stream.read(64 * 1024):
+        data = (data + chunk)[-keep:]
+    return data
 
 
 # ---------------------------------------------------------------------------- repositories
