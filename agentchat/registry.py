@@ -159,7 +159,7 @@ class AgentRegistry:
                 record.name, [AlwaysRule(r.tool_name, r.command) for r in record.rules]
             )
         try:
-            self.persist()
+            self.saver.save_now()
         except OSError as exc:
             raise StateError(f"{self.store.path}: cannot save: {describe(exc)}") from None
         return list(result.warnings)
@@ -175,10 +175,6 @@ class AgentRegistry:
         elif record.owner_revoked:
             record.owner_revoked = False
             self.access_restored.setdefault(record.owner, []).append(record.name)
-
-    def persist(self) -> None:
-        """Save now (creation, shutdown); agents' frequent changes go through ``saver``."""
-        self.saver.save_now()
 
     # ------------------------------------------------------------------ agents
 

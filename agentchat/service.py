@@ -190,7 +190,7 @@ class Service:
                                         status="agentchat stopped", available=False)
         await self.saver.flush()
         try:
-            self.persist()
+            self.saver.save_now()
         except OSError as exc:  # a full or read-only disk must not turn a stop into a crash
             log.error("could not save the state to %s on shutdown: %s; changes since the last "
                       "successful save are lost", self.store.path, describe(exc))
@@ -198,6 +198,3 @@ class Service:
         if self.mcp is not None:
             await self.mcp.stop()
 
-    def persist(self) -> None:
-        """Save now (creation, shutdown); agents' frequent changes go through ``saver``."""
-        self.registry.persist()
