@@ -28,7 +28,7 @@ from agentchat.agents.environment import agent_environment
 from agentchat.agents.events import AssistantText, PartialText, ProcessExited, TurnFinished
 from agentchat.agents.types import AgentType, builtin_types
 from agentchat.permissions.model import Decision
-from bench.common import REPO_ROOT, Row
+from bench.common import REPO_ROOT, Row, vmrss_kb
 from bench.context import Ctx
 
 RUNS = int(os.environ.get("BENCH_AGENT_RUNS", "2"))
@@ -43,12 +43,12 @@ def tree_rss_kb(pid: int) -> tuple[int, int]:
     total, count = 0, 0
     for current in descendants(pid):
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-                    count += 1
+            found = vmrss_kb(Path(f"/proc/{current}/status"))
         except OSError:
             continue
+        if found is not None:
+            total += found
+            count += 1
     return total, count
 
 

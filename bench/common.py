@@ -355,6 +355,14 @@ async def loadgen(spec: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
     return result
 
 
+def vmrss_kb(status: Path) -> int | None:
+    """VmRSS of a /proc/<pid>/status file, in KB (None for a process without memory)."""
+    for line in status.read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
 def stamp_calls(obj: Any, attr: str, sink: list[tuple[int, tuple[Any, ...]]]) -> None:
     """Record ``(monotonic_ns(), args)`` at each call of ``obj.attr`` (an instance override).
 

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import MEMORY, REPO, REPO_ROOT, Row
+from bench.common import MEMORY, REPO, REPO_ROOT, Row, vmrss_kb
 from bench.context import Ctx
 
 CASES = ((0, 0), (100, 0), (1000, 0), (0, 50))  # (stored, live)
@@ -26,10 +26,10 @@ TARGET_KB = 100.0
 
 
 def rss_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    found = vmrss_kb(Path("/proc/self/status"))
+    if found is None:
+        raise RuntimeError("no VmRSS in /proc/self/status")
+    return found
 
 
 async def run(ctx: Ctx) -> None:

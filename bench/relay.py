@@ -18,14 +18,17 @@ async def run(ctx: Ctx) -> None:
     agent = await ctx.agent(owner)
     await asyncio.sleep(BUSY_SHOWN_AFTER * 2)  # the creation's first turn is over
     component = ctx.service.component
-    before = {"agentchat": (component.stanzas_written, component.bytes_written),
-              "echo": (ctx.echo.stanzas_written, ctx.echo.bytes_written)}
+
+    def written() -> dict[str, tuple[int, int]]:
+        return {"agentchat": (component.stanzas_written, component.bytes_written),
+                "echo": (ctx.echo.stanzas_written, ctx.echo.bytes_written)}
+
+    before = written()
     result = await loadgen(ctx.spec(
         "pingpong", [owner], targets={"agentchat": agent, "echo": f"relay@{ECHO}"},
         warmup=WARMUP, count=COUNT, timeout=5, max_s=90,
     ))
-    after = {"agentchat": (component.stanzas_written, component.bytes_written),
-             "echo": (ctx.echo.stanzas_written, ctx.echo.bytes_written)}
+    after = written()
     per_turn = {}
     for label, (stanzas, size) in after.items():
         turns = max(1, result["turns"][label])
